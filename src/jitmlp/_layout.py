@@ -1,0 +1,114 @@
+"""The integer layout table and the offsets of every tensor in the flat buffers.
+
+``params`` holds, layer after layer, ``W`` (n_in, n_out, row-major), then
+``b``, ``gamma``, ``beta`` where they exist; the gradient and the optimizer
+moments share this layout.  Running statistics live in a second flat buffer
+``stats`` (they are not trained).  See :mod:`jitmlp.kernels.consts` for the
+columns of the table.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .kernels import consts as C
+
+
+@dataclass(frozen=True)
+class Layout:
+    table: np.ndarray        # (n_layers, NCOL) int64
+    n_params: int
+    n_stats: int
+    segments: np.ndarray     # (n, 3) int64: start, end, decay
+    entries: tuple           # (name, buffer, offset, shape)
+    sizes: tuple
+    total_units: int
+    hidden_units: int
+    max_width: int
+    has_norm: bool
+
+
+def build_layout(sizes, act_code, norm_code, residual):
+    """Layout of a network ``sizes = [d, K1, ..., KL, out]``."""
+    n_layers = len(sizes) - 1
+    table = np.zeros((n_layers, C.NCOL), dtype=np.int64)
+    entries = []
+    segments = []
+    p = 0
+    s = 0
+    unit = 0
+    zoff = 0
+
+    def seg(start, end, decay):
+        if end <= start:
+            return
+        if segments and segments[-1][2] == decay and segments[-1][1] == start:
+            segments[-1][1] = end
+        else:
+            segments.append([start, end, decay])
+
+    for l in range(n_layers):
+        n_in, n_out = sizes[l], sizes[l + 1]
+        hidden = l < n_layers - 1
+        prefix = f"hidden.{l}" if hidden else "out"
+        row = table[l]
+        row[C.N_IN], row[C.N_OUT] = n_in, n_out
+        row[C.ACT] = act_code if hidden else C.ACT_IDENTITY
+        norm = norm_code if hidden else C.NORM_NONE
+        row[C.NORM] = norm
+        row[C.RESID] = int(bool(residual) and hidden and n_in == n_out)
+        row[C.OFF_W] = p
+        entries.append((prefix + ".W", "params", p, (n_in, n_out)))
+        seg(p, p + n_in * n_out, 1)
+        p += n_in * n_out
+        row[C.OFF_B] = row[C.OFF_GAMMA] = row[C.OFF_BETA] = -1
+        row[C.OFF_RMEAN] = row[C.OFF_RVAR] = -1
+        if not (hidden and norm == C.NORM_BATCH):
+            row[C.OFF_B] = p
+            entries.append((prefix + ".b", "params", p, (n_out,)))
+            seg(p, p + n_out, 0)
+            p += n_out
+        if norm != C.NORM_NONE:
+            row[C.OFF_GAMMA] = p
+            entries.append((prefix + ".gamma", "params", p, (n_out,)))
+            row[C.OFF_BETA] = p + n_out
+            entries.append((prefix + ".beta", "params", p + n_out, (n_out,)))
+            seg(p, p + 2 * n_out, 0)
+            p += 2 * n_out
+        if norm == C.NORM_BATCH:
+            row[C.OFF_RMEAN] = s
+            entries.append((prefix + ".running_mean", "stats", s, (n_out,)))
+            row[C.OFF_RVAR] = s + n_out
+            entries.append((prefix + ".running_var", "stats", s + n_out,
+                            (n_out,)))
+            s += 2 * n_out
+        row[C.X_IN] = unit
+        unit += n_in
+        row[C.X_OUT] = unit
+        row[C.Z_OFF] = zoff
+        if hidden:
+            zoff += n_out
+    total_units = unit + sizes[-1]
+    return Layout(table=table, n_params=p, n_stats=s,
+                  segments=np.array(segments, dtype=np.int64).reshape(-1, 3),
+                  entries=tuple(entries), sizes=tuple(sizes),
+                  total_units=total_units, hidden_units=zoff,
+                  max_width=max(sizes), has_norm=norm_code != C.NORM_NONE)
+
+
+def make_workspace(layout, capacity, y_cols, dtype):
+    """The workspace tuple for batches of up to ``capacity`` rows (allocated once)."""
+    B = int(capacity)
+    H = max(layout.hidden_units, 1)
+    normed = B * H if layout.has_norm else 1
+    mw = layout.max_width
+    ws = [None] * C.N_WS
+    ws[C.WS_A] = np.zeros(B * layout.total_units, dtype)
+    ws[C.WS_Z] = np.zeros(B * H, dtype)
+    ws[C.WS_XH] = np.zeros(normed, dtype)
+    ws[C.WS_RS] = np.zeros(normed, dtype)
+    ws[C.WS_V] = np.zeros(4 * mw, dtype)
+    ws[C.WS_G] = np.zeros(2 * B * mw, dtype)
+    ws[C.WS_D] = np.zeros(B * mw, dtype)
+    ws[C.WS_Y] = np.zeros(max(B * y_cols, 1), dtype)
+    ws[C.WS_C] = np.zeros(16, dtype)
+    return tuple(ws)

@@ -1,0 +1,136 @@
+"""Checks at the public boundary: every error names the argument, what was
+expected and what was received, and is raised before any state changes."""
+import numbers
+
+import numpy as np
+
+from .kernels import consts as C
+
+ACTIVATIONS = {"identity": C.ACT_IDENTITY, "relu": C.ACT_RELU,
+               "leaky_relu": C.ACT_LEAKY_RELU, "tanh": C.ACT_TANH,
+               "sigmoid": C.ACT_SIGMOID, "gelu": C.ACT_GELU, "elu": C.ACT_ELU}
+NORMS = {None: C.NORM_NONE, "batch": C.NORM_BATCH, "layer": C.NORM_LAYER}
+LOSSES = {"squared": C.LOSS_SQUARED, "logistic": C.LOSS_LOGISTIC,
+          "cross_entropy": C.LOSS_CROSS_ENTROPY}
+INITS = ("he", "xavier", "lecun")
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def choice(name, value, options):
+    if not isinstance(value, (str, type(None))) or value not in options:
+        opts = ", ".join(repr(o) for o in options)
+        raise ValueError(f"{name} must be one of {opts}; got {value!r}")
+    return value
+
+
+def resolve_dtype(dtype):
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return np.dtype(DTYPES[dtype])
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is not None and dt.name in DTYPES and not isinstance(dtype, str):
+        return dt
+    raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+
+
+def positive_int(name, value, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer; got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}; got {value}")
+    return int(value)
+
+
+def real(name, value, *, low=None, high=None, low_open=False, high_open=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {value!r}")
+    v = float(value)
+    bad = not np.isfinite(v)
+    if low is not None:
+        bad |= v <= low if low_open else v < low
+    if high is not None:
+        bad |= v >= high if high_open else v > high
+    if bad:
+        lo = "" if low is None else ("(" if low_open else "[") + str(low)
+        hi = "" if high is None else str(high) + (")" if high_open else "]")
+        rng = f"{lo or '(-inf'}, {hi or 'inf)'}"
+        raise ValueError(f"{name} must be in {rng}; got {value!r}")
+    return v
+
+
+def _numeric(name, a):
+    try:
+        arr = np.asarray(a)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{name} must be a numeric array; {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a numeric array; got dtype "
+                        f"{arr.dtype}")
+    return arr
+
+
+def check_X(X, n_features, dtype, name="X"):
+    """Return X as a C-contiguous (n, n_features) array of ``dtype``."""
+    arr = _numeric(name, X)
+    if arr.ndim != 2:
+        hint = (" (use X.reshape(-1, 1) for a single feature or "
+                "X.reshape(1, -1) for a single sample)" if arr.ndim == 1 else "")
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got "
+                         f"shape {arr.shape}{hint}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 samples")
+    if arr.shape[1] != n_features:
+        raise ValueError(f"{name} has {arr.shape[1]} features but the model "
+                         f"expects {n_features}")
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(out).all():
+        bad = int(np.count_nonzero(~np.isfinite(out)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s) "
+                         f"(in {dtype})")
+    return out
+
+
+def check_y(y, n, loss_code, n_out, dtype, name="y"):
+    """Return targets as a C-contiguous 2-D array of ``dtype`` for the kernels."""
+    arr = _numeric(name, y)
+    if arr.ndim == 0 or arr.ndim > 2:
+        raise ValueError(f"{name} must be 1-D or 2-D; got shape {arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"X and {name} have different lengths: {n} and "
+                         f"{arr.shape[0]}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if loss_code == C.LOSS_SQUARED:
+        if arr.ndim == 1:
+            if n_out != 1:
+                raise ValueError(f"{name} has shape {arr.shape} but the model "
+                                 f"has {n_out} outputs; pass shape "
+                                 f"({n}, {n_out})")
+            arr = arr.reshape(-1, 1)
+        elif arr.shape[1] != n_out:
+            raise ValueError(f"{name} has {arr.shape[1]} columns but the model "
+                             f"has {n_out} outputs")
+        out = np.ascontiguousarray(arr, dtype=dtype)
+        if not np.isfinite(out).all():
+            raise ValueError(f"{name} overflows {dtype}")
+        return out
+    if arr.ndim == 2:
+        if arr.shape[1] != 1:
+            raise ValueError(f"{name} must be 1-D labels for this loss; got "
+                             f"shape {arr.shape}")
+        arr = arr[:, 0]
+    if loss_code == C.LOSS_LOGISTIC:
+        ok = (arr == 1) | (arr == -1)
+        if not ok.all():
+            bad = np.unique(arr[~ok])[:5]
+            raise ValueError(f"{name} for the logistic loss must be -1 or +1; "
+                             f"found {bad.tolist()}")
+    else:
+        ok = (arr == np.round(arr)) & (arr >= 0) & (arr < n_out)
+        if not ok.all():
+            bad = np.unique(arr[~ok])[:5]
+            raise ValueError(f"{name} for cross_entropy must be integer class "
+                             f"indices in [0, {n_out}); found {bad.tolist()}")
+    return np.ascontiguousarray(arr.reshape(-1, 1), dtype=dtype)

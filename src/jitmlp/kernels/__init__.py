@@ -1,0 +1,20 @@
+"""Every ``@njit`` function of jitmlp, and nothing else.
+
+Kernels take arrays and scalars only (flat buffers, the integer layout table,
+the data, a workspace tuple), so each compiles once per dtype and is cached on
+disk whatever the depth and widths of the network.
+"""
+from .dense import backward_batch, forward_batch, mm_nn, mm_nt, mm_tn
+from .epoch import batch_loss_grad, gather, train_epoch
+from .losses import loss_and_delta
+from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
+                   layernorm_forward)
+from .predict import forward_rows
+from .update import apply_update
+
+__all__ = [
+    "apply_update", "backward_batch", "batch_loss_grad", "batchnorm_backward",
+    "batchnorm_forward", "forward_batch", "forward_rows", "gather",
+    "layernorm_backward", "layernorm_forward", "loss_and_delta", "mm_nn",
+    "mm_nt", "mm_tn", "train_epoch",
+]

@@ -1,0 +1,58 @@
+"""phi and phi' by integer code, evaluated together in one call.
+
+The forward pass stores phi'(a) so that the delta recursion only multiplies;
+no activation is re-evaluated in the backward pass.
+"""
+import math
+
+from numba import njit
+
+from .consts import (ACT_ELU, ACT_GELU, ACT_IDENTITY, ACT_LEAKY_RELU,
+                     ACT_RELU, ACT_SIGMOID, ACT_TANH, LEAKY_SLOPE)
+
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@njit(cache=True, inline="always")
+def phi_and_dphi(code, a):
+    """Return ``(phi(a), phi'(a))`` for the activation ``code``."""
+    if code == ACT_RELU:
+        if a > 0:
+            return a, 1.0
+        return 0.0 * a, 0.0
+    if code == ACT_LEAKY_RELU:
+        if a > 0:
+            return a, 1.0
+        return LEAKY_SLOPE * a, LEAKY_SLOPE
+    if code == ACT_TANH:
+        t = math.tanh(a)
+        return t, 1.0 - t * t
+    if code == ACT_SIGMOID:
+        # stable logistic: never exponentiate a positive number
+        if a >= 0:
+            s = 1.0 / (1.0 + math.exp(-a))
+        else:
+            e = math.exp(a)
+            s = e / (1.0 + e)
+        return s, s * (1.0 - s)
+    if code == ACT_GELU:
+        c = 0.5 * (1.0 + math.erf(a * _INV_SQRT2))
+        return a * c, c + a * _INV_SQRT2PI * math.exp(-0.5 * a * a)
+    if code == ACT_ELU:
+        if a > 0:
+            return a, 1.0
+        e = math.exp(a)
+        return e - 1.0, e
+    # ACT_IDENTITY
+    return a, 1.0
+
+
+@njit(cache=True, inline="always")
+def phi(code, a):
+    """``phi(a)`` alone (evaluation mode: no derivative needed)."""
+    if code == ACT_RELU:
+        return a if a > 0 else 0.0 * a
+    if code == ACT_IDENTITY:
+        return a
+    return phi_and_dphi(code, a)[0]

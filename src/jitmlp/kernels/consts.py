@@ -1,0 +1,80 @@
+"""Integer codes shared by the kernels and the Python layer.
+
+The layout table is an ``int64`` array of shape ``(n_layers, NCOL)``, one row
+per dense layer (hidden layers first, the linear output layer last).  Offsets
+``X_IN``, ``X_OUT`` and ``Z_OFF`` are in *units* (neurons); a workspace slice
+for a batch of ``B`` rows starts at ``B * offset``.  Module-level integers are
+compile-time constants to Numba.
+"""
+
+# columns of the layout table
+N_IN = 0        # fan-in of the layer
+N_OUT = 1       # fan-out of the layer
+ACT = 2         # activation code (identity for the output layer)
+NORM = 3        # normalisation code
+RESID = 4       # 1 if x^(l) = x^(l-1) + phi(z^(l))
+OFF_W = 5       # offset of W (n_in, n_out) in params
+OFF_B = 6       # offset of b (n_out,) in params, -1 if none
+OFF_GAMMA = 7   # offset of gamma (n_out,) in params, -1 if none
+OFF_BETA = 8    # offset of beta (n_out,) in params, -1 if none
+OFF_RMEAN = 9   # offset of running_mean in the statistics buffer, -1 if none
+OFF_RVAR = 10   # offset of running_var in the statistics buffer, -1 if none
+X_IN = 11       # unit offset of the layer input x^(l-1) in the activation workspace
+X_OUT = 12      # unit offset of the layer output x^(l) in the activation workspace
+Z_OFF = 13      # unit offset in the per-hidden-unit workspaces (phi', xhat, rstd)
+NCOL = 14
+
+# activation codes
+ACT_IDENTITY = 0
+ACT_RELU = 1
+ACT_LEAKY_RELU = 2
+ACT_TANH = 3
+ACT_SIGMOID = 4
+ACT_GELU = 5
+ACT_ELU = 6
+LEAKY_SLOPE = 0.01
+
+# normalisation codes
+NORM_NONE = 0
+NORM_BATCH = 1
+NORM_LAYER = 2
+
+# loss codes
+LOSS_SQUARED = 0
+LOSS_LOGISTIC = 1
+LOSS_CROSS_ENTROPY = 2
+
+# optimizer codes
+OPT_SGD = 0
+OPT_ADAM = 1
+OPT_ADAMW = 2
+
+# indices of the float hyper-parameter vector ``hp`` of the epoch kernel
+HP_MOMENTUM = 0
+HP_NESTEROV = 1
+HP_WD = 2
+HP_BETA1 = 3
+HP_BETA2 = 4
+HP_EPS = 5
+HP_BN_MOMENTUM = 6
+HP_NORM_EPS = 7
+HP_CLIP = 8
+N_HP = 9
+
+# indices of the integer configuration vector ``cfg`` of the epoch kernel
+CFG_LOSS = 0
+CFG_OPT = 1
+CFG_GNORM_STRIDE = 2   # record per-layer gradient norms every k-th step (0: never)
+N_CFG = 3
+
+# workspace tuple slots
+WS_A = 0    # activations x^(0..L+1), (B * total_units)
+WS_Z = 1    # phi'(a) of every hidden unit, (B * hidden_units)
+WS_XH = 2   # normalised pre-activations xhat, (B * hidden_units) or 1
+WS_RS = 3   # 1/sqrt(var + eps) per feature (batch) or per sample (layer)
+WS_V = 4    # per-feature scratch, (4 * max_width)
+WS_G = 5    # dL/dx ping-pong, (2 * B * max_width)
+WS_D = 6    # delta = dL/dz of the current layer, (B * max_width)
+WS_Y = 7    # gathered targets, (B * y_cols)
+WS_C = 8    # per-step optimizer scalars in the params dtype, (16,)
+N_WS = 9

@@ -1,0 +1,210 @@
+"""Forward pass, delta recursion and gradient outer products over one flat buffer.
+
+Notation of the seed lecture, weights stored input-major:
+    z^(l) = x^(l-1) @ W^(l) + b^(l),   x^(l) = phi(norm(z^(l))) [+ x^(l-1)]
+    delta^(l) = (delta^(l+1) @ W^(l+1).T) * phi'(z^(l))
+    dW^(l) = x^(l-1).T @ delta^(l),    db^(l) = sum_rows delta^(l)
+Products go through BLAS (``np.dot(a, b, out)``: no copies) unless the product
+is so small that the call overhead dominates, where a plain loop wins.
+"""
+import numpy as np
+from numba import njit
+
+from .activations import phi, phi_and_dphi
+from .consts import (ACT, N_IN, N_OUT, NORM, NORM_BATCH, NORM_LAYER, OFF_B,
+                     OFF_BETA, OFF_GAMMA, OFF_RMEAN, OFF_RVAR, OFF_W, RESID,
+                     WS_A, WS_D, WS_G, WS_RS, WS_V, WS_XH, WS_Z, X_IN, X_OUT,
+                     Z_OFF)
+from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
+                   layernorm_forward)
+
+# multiply-adds below which a loop beats the BLAS call (measured: see README)
+SMALL_PRODUCT = 8192
+
+
+@njit(cache=True)
+def mm_nn(a, b, out):
+    """out (B, m) = a (B, n) @ b (n, m)."""
+    B, n = a.shape
+    m = b.shape[1]
+    if B * n * m <= SMALL_PRODUCT:
+        for i in range(B):
+            for j in range(m):
+                out[i, j] = 0.0
+            for k in range(n):
+                aik = a[i, k]
+                for j in range(m):
+                    out[i, j] += aik * b[k, j]
+    else:
+        np.dot(a, b, out)
+
+
+@njit(cache=True)
+def mm_tn(a, d, out):
+    """out (n, m) = a.T @ d: the sum over rows of the outer products a_i d_i^T."""
+    B, n = a.shape
+    m = d.shape[1]
+    if B * n * m <= SMALL_PRODUCT:
+        for k in range(n):
+            for j in range(m):
+                out[k, j] = 0.0
+        for i in range(B):
+            for k in range(n):
+                aik = a[i, k]
+                for j in range(m):
+                    out[k, j] += aik * d[i, j]
+    else:
+        np.dot(a.T, d, out)
+
+
+@njit(cache=True)
+def mm_nt(d, w, out):
+    """out (B, n) = d (B, m) @ w.T, w (n, m)."""
+    B, m = d.shape
+    n = w.shape[0]
+    if B * n * m <= SMALL_PRODUCT:
+        for i in range(B):
+            for k in range(n):
+                s = 0.0
+                for j in range(m):
+                    s += d[i, j] * w[k, j]
+                out[i, k] = s
+    else:
+        np.dot(d, w.T, out)
+
+
+@njit(cache=True, inline="always")
+def _block(buf, off, rows, cols):
+    return buf[off:off + rows * cols].reshape((rows, cols))
+
+
+@njit(cache=True)
+def forward_batch(params, stats, lay, ws, B, training, store, update_stats,
+                  bn_momentum, eps):
+    """Forward pass of the B rows already in x^(0) (the head of ws[WS_A]).
+
+    Writes every x^(l) into ws[WS_A]; the output h = x^(L+1) is the last block.
+    ``training``: BatchNorm uses batch statistics (else running ones).
+    ``store``: keep phi'(a), xhat and 1/std for the backward pass.
+    ``update_stats``: move the BatchNorm running statistics (EMA).
+    """
+    A = ws[WS_A]
+    nl = lay.shape[0]
+    for l in range(nl):
+        n_in = lay[l, N_IN]
+        n_out = lay[l, N_OUT]
+        x = _block(A, B * lay[l, X_IN], B, n_in)
+        z = _block(A, B * lay[l, X_OUT], B, n_out)
+        W = _block(params, lay[l, OFF_W], n_in, n_out)
+        mm_nn(x, W, z)
+        ob = lay[l, OFF_B]
+        if ob >= 0:
+            for i in range(B):
+                for j in range(n_out):
+                    z[i, j] += params[ob + j]
+        if l == nl - 1:
+            break  # linear output layer
+        norm = lay[l, NORM]
+        zo = B * lay[l, Z_OFF]
+        if norm != 0:
+            og = lay[l, OFF_GAMMA]
+            gamma = params[og:og + n_out]
+            obt = lay[l, OFF_BETA]
+            beta = params[obt:obt + n_out]
+            if store:
+                xh = _block(ws[WS_XH], zo, B, n_out)
+            else:
+                xh = _block(ws[WS_XH], 0, 0, n_out)
+            if norm == NORM_BATCH:
+                orm = lay[l, OFF_RMEAN]
+                orv = lay[l, OFF_RVAR]
+                batchnorm_forward(z, gamma, beta, stats[orm:orm + n_out],
+                                  stats[orv:orv + n_out], xh,
+                                  ws[WS_RS][zo:zo + n_out], ws[WS_V], training,
+                                  store, update_stats, bn_momentum, eps)
+            else:
+                layernorm_forward(z, gamma, beta, xh, ws[WS_RS][zo:zo + B],
+                                  store, eps)
+        act = lay[l, ACT]
+        resid = lay[l, RESID] != 0
+        if store:
+            dp = _block(ws[WS_Z], zo, B, n_out)
+            for i in range(B):
+                for j in range(n_out):
+                    p, d = phi_and_dphi(act, z[i, j])
+                    dp[i, j] = d
+                    if resid:
+                        z[i, j] = p + x[i, j]
+                    else:
+                        z[i, j] = p
+        else:
+            for i in range(B):
+                for j in range(n_out):
+                    p = phi(act, z[i, j])
+                    if resid:
+                        z[i, j] = p + x[i, j]
+                    else:
+                        z[i, j] = p
+
+
+@njit(cache=True)
+def backward_batch(params, grad, lay, ws, B):
+    """Delta recursion from delta^(L+1) (the head of ws[WS_D]) down to layer 1.
+
+    Writes dW, db, dgamma, dbeta into ``grad`` (layout of ``params``).
+    Needs the forward pass run with ``store`` on the same B rows.
+    """
+    A = ws[WS_A]
+    Dbuf = ws[WS_D]
+    G = ws[WS_G]
+    half = G.shape[0] // 2
+    nl = lay.shape[0]
+    slot = 0
+    for l in range(nl - 1, -1, -1):
+        n_in = lay[l, N_IN]
+        n_out = lay[l, N_OUT]
+        delta = _block(Dbuf, 0, B, n_out)
+        if l < nl - 1:
+            # dL/dx^(l) sits in G[slot]; turn it into delta^(l) = dL/dz^(l)
+            g_out = _block(G, slot * half, B, n_out)
+            zo = B * lay[l, Z_OFF]
+            dp = _block(ws[WS_Z], zo, B, n_out)
+            for i in range(B):
+                for j in range(n_out):
+                    delta[i, j] = g_out[i, j] * dp[i, j]
+            norm = lay[l, NORM]
+            if norm != 0:
+                og = lay[l, OFF_GAMMA]
+                obt = lay[l, OFF_BETA]
+                xh = _block(ws[WS_XH], zo, B, n_out)
+                if norm == NORM_BATCH:
+                    batchnorm_backward(delta, xh, ws[WS_RS][zo:zo + n_out],
+                                       params[og:og + n_out],
+                                       grad[og:og + n_out],
+                                       grad[obt:obt + n_out], ws[WS_V])
+                else:
+                    layernorm_backward(delta, xh, ws[WS_RS][zo:zo + B],
+                                       params[og:og + n_out],
+                                       grad[og:og + n_out],
+                                       grad[obt:obt + n_out])
+        x = _block(A, B * lay[l, X_IN], B, n_in)
+        ow = lay[l, OFF_W]
+        mm_tn(x, delta, _block(grad, ow, n_in, n_out))
+        ob = lay[l, OFF_B]
+        if ob >= 0:
+            gb = grad[ob:ob + n_out]
+            for j in range(n_out):
+                gb[j] = 0.0
+            for i in range(B):
+                for j in range(n_out):
+                    gb[j] += delta[i, j]
+        if l > 0:
+            nslot = 1 - slot
+            g_in = _block(G, nslot * half, B, n_in)
+            mm_nt(delta, _block(params, ow, n_in, n_out), g_in)
+            if l < nl - 1 and lay[l, RESID] != 0:
+                g_out = _block(G, slot * half, B, n_out)
+                for i in range(B):
+                    for j in range(n_in):
+                        g_in[i, j] += g_out[i, j]
+            slot = nslot

@@ -1,0 +1,110 @@
+"""The whole-epoch training loop: no Python and no allocation between batches.
+
+for each mini-batch of ``order``: gather rows -> forward (batch statistics,
+running-statistics EMA) -> loss and delta^(L+1) -> delta recursion and
+gradients -> [global-norm clipping] -> fused optimizer update.
+"""
+import math
+
+from numba import njit
+
+from .consts import (CFG_GNORM_STRIDE, CFG_LOSS, CFG_OPT, HP_BN_MOMENTUM,
+                     HP_CLIP, HP_NORM_EPS, N_IN, N_OUT, OFF_W, WS_A, WS_D,
+                     WS_C, WS_Y, X_OUT)
+from .dense import backward_batch, forward_batch
+from .losses import loss_and_delta
+from .update import apply_update
+
+
+@njit(cache=True, inline="always")
+def _block(buf, off, rows, cols):
+    return buf[off:off + rows * cols].reshape((rows, cols))
+
+
+@njit(cache=True)
+def gather(X, Y, order, start, B, ws):
+    """Copy rows ``order[start:start+B]`` of X, Y into x^(0) and the target block."""
+    d = X.shape[1]
+    yc = Y.shape[1]
+    A = ws[WS_A]
+    Yb = ws[WS_Y]
+    for i in range(B):
+        r = order[start + i]
+        for k in range(d):
+            A[i * d + k] = X[r, k]
+        for k in range(yc):
+            Yb[i * yc + k] = Y[r, k]
+
+
+@njit(cache=True)
+def batch_loss_grad(params, stats, grad, lay, ws, B, yc, loss_code,
+                    update_stats, bn_momentum, eps):
+    """Forward + loss + backward on the B gathered rows; returns the loss sum."""
+    forward_batch(params, stats, lay, ws, B, True, True, update_stats,
+                  bn_momentum, eps)
+    nl = lay.shape[0]
+    out = lay[nl - 1, N_OUT]
+    h = _block(ws[WS_A], B * lay[nl - 1, X_OUT], B, out)
+    y = _block(ws[WS_Y], 0, B, yc)
+    delta = _block(ws[WS_D], 0, B, out)
+    total = loss_and_delta(h, y, loss_code, delta, 1.0 / B, True)
+    backward_batch(params, grad, lay, ws, B)
+    return total
+
+
+@njit(cache=True)
+def sq_norm(a, lo, hi):
+    s = 0.0
+    for k in range(lo, hi):
+        s += a[k] * a[k]
+    return s
+
+
+@njit(cache=True)
+def train_epoch(params, stats, grad, m, v, lay, segs, ws, X, Y, order,
+                batch_size, lrs, t0, hp, cfg, step_loss, gnorm_acc):
+    """Train over ``order`` in batches of ``batch_size`` (the last may be smaller).
+
+    lrs[s] is the learning rate of step s; the optimizer step count is t0 + s + 1.
+    step_loss[s] receives the mean batch loss before the update.  Every
+    cfg[CFG_GNORM_STRIDE]-th step adds each layer's ||dW|| to gnorm_acc[l] and
+    1 to gnorm_acc[-1].  Stops before updating when the loss or the gradient
+    is not finite.  Returns the number of steps completed.
+    """
+    n = order.shape[0]
+    yc = Y.shape[1]
+    nl = lay.shape[0]
+    loss_code = cfg[CFG_LOSS]
+    opt = cfg[CFG_OPT]
+    stride = cfg[CFG_GNORM_STRIDE]
+    clip = hp[HP_CLIP]
+    bn_m = hp[HP_BN_MOMENTUM]
+    eps = hp[HP_NORM_EPS]
+    P = params.shape[0]
+    steps = (n + batch_size - 1) // batch_size
+    for s in range(steps):
+        start = s * batch_size
+        B = min(batch_size, n - start)
+        gather(X, Y, order, start, B, ws)
+        total = batch_loss_grad(params, stats, grad, lay, ws, B, yc, loss_code,
+                                True, bn_m, eps)
+        loss = total / B
+        step_loss[s] = loss
+        if not math.isfinite(loss):
+            return s
+        gscale = 1.0
+        if clip > 0.0:
+            gn = math.sqrt(sq_norm(grad, 0, P))
+            if not math.isfinite(gn):
+                return s
+            if gn > clip:
+                gscale = clip / (gn + 1e-6)
+        if stride > 0 and s % stride == 0:
+            for l in range(nl):
+                ow = lay[l, OFF_W]
+                gnorm_acc[l] += math.sqrt(
+                    sq_norm(grad, ow, ow + lay[l, N_IN] * lay[l, N_OUT]))
+            gnorm_acc[nl] += 1.0
+        apply_update(params, grad, m, v, segs, opt, hp, lrs[s], t0 + s + 1,
+                     gscale, ws[WS_C])
+    return steps

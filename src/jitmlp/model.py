@@ -1,0 +1,379 @@
+"""The MLP: architecture, the flat parameter buffer, modes, inference and
+gradients.  All numerical work happens in :mod:`jitmlp.kernels`; this module
+validates, allocates and chooses what to run."""
+import json
+import numbers
+
+import numpy as np
+
+from . import _validation as V
+from ._layout import build_layout, make_workspace
+from .kernels import batch_loss_grad, forward_rows, gather
+from .kernels import consts as C
+
+FORMAT = "jitmlp-npz"
+FORMAT_VERSION = 1
+_PREDICT_CHUNK = 1024
+
+
+class MLP:
+    """A fully connected network ``[d, K1, ..., KL, out]`` with a linear output.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths, input first and output last; ``[d, out]`` (no hidden
+        layer) is a linear model.
+    activation : {"relu", "leaky_relu", "tanh", "sigmoid", "identity", "gelu", "elu"}
+        phi of every hidden layer (leaky_relu has slope 0.01, elu alpha 1,
+        gelu is the exact erf form).
+    norm : {None, "batch", "layer"}
+        Normalisation of every hidden pre-activation before phi.  With
+        "batch" the hidden layers carry no bias.
+    residual : bool
+        ``x^(l) = x^(l-1) + phi(z^(l))`` for hidden layers with equal widths.
+    loss : {"squared", "logistic", "cross_entropy"}
+        Mean over the batch of ``0.5||y-h||^2``, ``log(1+exp(-y h))`` with
+        y in {-1, 1}, or ``-log softmax(h)_y`` with integer y.
+    init : {"he", "xavier", "lecun"}
+        ``W ~ N(0, init_scale^2 * 2/n_in)``, ``N(0, init_scale^2 * 2/(n_in+n_out))``
+        or ``N(0, init_scale^2/n_in)``; biases 0, gamma 1, beta 0.
+    init_scale : float
+        Multiplies the standard deviation of every weight matrix.
+    dtype : {"float32", "float64"}
+    bn_momentum : float
+        ``m`` of the running statistics ``r = (1-m) r + m s`` (PyTorch's).
+    norm_eps : float
+        eps in ``sqrt(var + eps)``.
+    seed : int or None
+        Same seed, same weights (in either dtype: drawn in float64, then cast).
+
+    Attributes
+    ----------
+    params : ndarray, 1-D
+        The one flat buffer of all trainable parameters; writes change the model.
+    stats : ndarray, 1-D
+        The running statistics of BatchNorm (empty without it).
+    training : bool
+        True in training mode (the initial mode, as in PyTorch).
+    """
+
+    def __init__(self, sizes, *, activation="relu", norm=None, residual=False,
+                 loss="squared", init="he", init_scale=1.0, dtype="float64",
+                 bn_momentum=0.1, norm_eps=1e-5, seed=None):
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
+            raise TypeError(f"sizes must be a sequence of ints; got {sizes!r}")
+        sizes = list(sizes)
+        if len(sizes) < 2:
+            raise ValueError(f"sizes needs at least [n_features, n_outputs]; "
+                             f"got {sizes!r}")
+        for k in sizes:
+            if isinstance(k, bool) or not isinstance(k, numbers.Integral) \
+                    or k < 1:
+                raise ValueError(f"every entry of sizes must be an integer "
+                                 f">= 1; got {sizes!r}")
+        sizes = [int(k) for k in sizes]
+        V.choice("activation", activation, tuple(V.ACTIVATIONS))
+        V.choice("norm", norm, tuple(V.NORMS))
+        V.choice("loss", loss, tuple(V.LOSSES))
+        V.choice("init", init, V.INITS)
+        dt = V.resolve_dtype(dtype)
+        init_scale = V.real("init_scale", init_scale, low=0.0)
+        bn_momentum = V.real("bn_momentum", bn_momentum, low=0.0, high=1.0)
+        norm_eps = V.real("norm_eps", norm_eps, low=0.0)
+        if loss == "logistic" and sizes[-1] != 1:
+            raise ValueError(f"the logistic loss needs 1 output; sizes ends "
+                             f"with {sizes[-1]}")
+        if loss == "cross_entropy" and sizes[-1] < 2:
+            raise ValueError("cross_entropy needs at least 2 outputs (classes);"
+                             f" sizes ends with {sizes[-1]}")
+        if seed is not None and (isinstance(seed, bool)
+                                 or not isinstance(seed, numbers.Integral)):
+            raise TypeError(f"seed must be an integer or None; got {seed!r}")
+        self._config = dict(sizes=sizes, activation=activation, norm=norm,
+                            residual=bool(residual), loss=loss, init=init,
+                            init_scale=init_scale, dtype=dt.name,
+                            bn_momentum=bn_momentum, norm_eps=norm_eps,
+                            seed=seed)
+        self.dtype = dt
+        self.sizes = tuple(sizes)
+        self.activation = activation
+        self.norm = norm
+        self.residual = bool(residual)
+        self.loss_name = loss
+        self.bn_momentum = bn_momentum
+        self.norm_eps = norm_eps
+        self._loss_code = V.LOSSES[loss]
+        self._layout = build_layout(sizes, V.ACTIVATIONS[activation],
+                                    V.NORMS[norm], residual)
+        self.layout = self._layout.table
+        self.params = np.zeros(self._layout.n_params, dtype=dt)
+        self.stats = np.zeros(self._layout.n_stats, dtype=dt)
+        self._ws_cache = {}
+        self.training = True
+        self._initialise(init, init_scale, seed)
+
+    # ------------------------------------------------------------------ set-up
+    def _initialise(self, init, scale, seed):
+        rng = np.random.default_rng(seed)
+        sd = self.state_dict()
+        for l in range(len(self.sizes) - 1):
+            n_in, n_out = self.sizes[l], self.sizes[l + 1]
+            var = {"he": 2.0 / n_in, "xavier": 2.0 / (n_in + n_out),
+                   "lecun": 1.0 / n_in}[init]
+            prefix = f"hidden.{l}" if l < len(self.sizes) - 2 else "out"
+            sd[prefix + ".W"][...] = rng.normal(0.0, scale * np.sqrt(var),
+                                                (n_in, n_out))
+            if prefix + ".gamma" in sd:
+                sd[prefix + ".gamma"][...] = 1.0
+            if prefix + ".running_var" in sd:
+                sd[prefix + ".running_var"][...] = 1.0
+
+    def _workspace(self, capacity, y_cols):
+        key = y_cols
+        ws = self._ws_cache.get(key)
+        if ws is None or ws[0] < capacity:
+            ws = (capacity, make_workspace(self._layout, capacity, y_cols,
+                                           self.dtype))
+            self._ws_cache[key] = ws
+        return ws[1]
+
+    @property
+    def n_outputs(self):
+        return self.sizes[-1]
+
+    @property
+    def n_features(self):
+        return self.sizes[0]
+
+    @property
+    def n_params(self):
+        return self.params.size
+
+    @property
+    def y_cols(self):
+        """Columns of the target array the kernels receive."""
+        return self.n_outputs if self._loss_code == C.LOSS_SQUARED else 1
+
+    def get_config(self):
+        """The constructor arguments (JSON-serialisable)."""
+        return dict(self._config)
+
+    def __repr__(self):
+        c = self._config
+        extra = "".join(f", {k}={c[k]!r}" for k in
+                        ("activation", "norm", "residual", "loss", "dtype")
+                        if k in c)
+        return f"MLP({list(self.sizes)!r}{extra})"
+
+    # ------------------------------------------------------------------- modes
+    def train(self, mode=True):
+        """Switch to training mode (BatchNorm uses batch statistics)."""
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Switch to evaluation mode (BatchNorm uses the running statistics)."""
+        self.training = False
+        return self
+
+    def _batch_norm_in_training(self):
+        return self.training and self.norm == "batch"
+
+    # -------------------------------------------------------------- state dict
+    def state_dict(self):
+        """Dict name -> array; trainable entries are views into ``params``,
+        running statistics views into ``stats``."""
+        out = {}
+        for name, buf, off, shape in self._layout.entries:
+            b = self.params if buf == "params" else self.stats
+            out[name] = b[off:off + int(np.prod(shape))].reshape(shape)
+        return out
+
+    def load_state_dict(self, state):
+        """Copy values in; a missing, unexpected or mis-shaped entry raises
+        ValueError naming it, and nothing is changed."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict; got {type(state).__name__}")
+        own = {name: shape for name, _, _, shape in self._layout.entries}
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        if missing:
+            raise ValueError(f"load_state_dict: missing entries {missing}")
+        if unexpected:
+            raise ValueError(f"load_state_dict: unexpected entries {unexpected}")
+        staged = {}
+        for name, shape in own.items():
+            arr = state[name]
+            try:
+                a = np.asarray(arr)
+            except Exception:
+                a = None
+            if a is None or a.dtype.kind not in "biuf":
+                raise TypeError(f"load_state_dict: entry {name!r} is not a "
+                                f"numeric array")
+            if a.shape != tuple(shape):
+                raise ValueError(f"load_state_dict: entry {name!r} has shape "
+                                 f"{a.shape}, expected {tuple(shape)}")
+            a = a.astype(self.dtype, copy=False)
+            if not np.isfinite(a).all():
+                raise ValueError(f"load_state_dict: entry {name!r} contains "
+                                 f"NaN or infinite values")
+            staged[name] = a
+        sd = self.state_dict()
+        for name, a in staged.items():
+            sd[name][...] = a
+
+    # --------------------------------------------------------------- inference
+    def _check_X(self, X):
+        return V.check_X(X, self.n_features, self.dtype)
+
+    def _check_y(self, y, n):
+        return V.check_y(y, n, self._loss_code, self.n_outputs, self.dtype)
+
+    def _run_rows(self, Xc, Yc, loss_code, want_out):
+        n = Xc.shape[0]
+        if self._batch_norm_in_training():
+            if n < 2:
+                raise ValueError("BatchNorm in training mode needs at least 2 "
+                                 "samples; call model.eval() to use the "
+                                 "running statistics")
+            chunk = n
+        else:
+            chunk = min(n, _PREDICT_CHUNK)
+        ycols = Yc.shape[1]
+        ws = self._workspace(chunk, ycols)
+        out = np.empty((n, self.n_outputs) if want_out else (0, 1), self.dtype)
+        order = np.arange(n, dtype=np.int64)
+        total = forward_rows(self.params, self.stats, self.layout, ws, Xc, Yc,
+                             order, chunk, self.training, self.norm_eps,
+                             loss_code, out)
+        return out, total
+
+    def forward(self, X):
+        """Raw outputs h, shape (n, out), in the current mode.
+
+        Running statistics never move here; only training steps move them.
+        """
+        Xc = self._check_X(X)
+        h, _ = self._run_rows(Xc, np.empty((Xc.shape[0], 0), self.dtype), -1,
+                              True)
+        return h
+
+    def predict(self, X):
+        """squared: h ((n,) when out == 1); logistic: -1/+1; cross_entropy: argmax."""
+        h = self.forward(X)
+        if self._loss_code == C.LOSS_LOGISTIC:
+            return np.where(h[:, 0] >= 0, 1, -1).astype(np.int64)
+        if self._loss_code == C.LOSS_CROSS_ENTROPY:
+            return np.argmax(h, axis=1)
+        return h[:, 0] if self.n_outputs == 1 else h
+
+    def predict_proba(self, X):
+        """cross_entropy: softmax (n, out); logistic: (n, 2) columns P(-1), P(+1)."""
+        if self._loss_code == C.LOSS_SQUARED:
+            raise ValueError("predict_proba needs the logistic or cross_entropy "
+                             "loss; this model uses the squared loss")
+        h = self.forward(X)
+        if self._loss_code == C.LOSS_LOGISTIC:
+            p = _sigmoid(h[:, 0])
+            return np.stack([1 - p, p], axis=1).astype(self.dtype)
+        e = np.exp(h - h.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def loss(self, X, y):
+        """Mean loss over the rows of X in the current mode."""
+        Xc = self._check_X(X)
+        Yc = self._check_y(y, Xc.shape[0])
+        _, total = self._run_rows(Xc, Yc, self._loss_code, False)
+        return total / Xc.shape[0]
+
+    def loss_and_grad(self, X, y):
+        """(mean loss, gradient) in training mode over all rows as one batch.
+
+        The gradient is a new 1-D array in the layout of ``params``; neither
+        the parameters nor the running statistics change.
+        """
+        Xc = self._check_X(X)
+        Yc = self._check_y(y, Xc.shape[0])
+        n = Xc.shape[0]
+        if self.norm == "batch" and n < 2:
+            raise ValueError("BatchNorm in training mode needs at least 2 "
+                             "samples per batch; got 1")
+        ws = self._workspace(n, Yc.shape[1])
+        grad = np.zeros_like(self.params)
+        order = np.arange(n, dtype=np.int64)
+        gather(Xc, Yc, order, 0, n, ws)
+        total = batch_loss_grad(self.params, self.stats, grad, self.layout, ws,
+                                n, Yc.shape[1], self._loss_code, False,
+                                self.bn_momentum, self.norm_eps)
+        return total / n, grad
+
+    def score(self, X, y):
+        """Accuracy for classification losses, R^2 for the squared loss."""
+        yp = self.predict(X)
+        Yc = self._check_y(y, yp.shape[0])
+        if self._loss_code == C.LOSS_SQUARED:
+            Y = Yc.astype(np.float64)
+            P = np.asarray(yp, np.float64).reshape(Y.shape)
+            ss_res = ((Y - P) ** 2).sum()
+            ss_tot = ((Y - Y.mean(axis=0)) ** 2).sum()
+            return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else 0.0
+        return float(np.mean(yp == Yc[:, 0]))
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path):
+        """Write architecture, parameters and running statistics to ``.npz``.
+
+        Keys: ``format`` and ``config`` (JSON strings), ``params`` and
+        ``stats`` (the flat buffers in the model's dtype).  No pickle.
+        """
+        meta = json.dumps({"format": FORMAT, "version": FORMAT_VERSION,
+                           "config": self._config, "training": self.training})
+        np.savez(path, meta=np.array(meta), params=self.params,
+                 stats=self.stats)
+
+    def copy(self):
+        """An independent model with the same architecture, parameters and mode."""
+        m = MLP.__new__(MLP)
+        m.__dict__.update(self.__dict__)
+        m.params = self.params.copy()
+        m.stats = self.stats.copy()
+        m._ws_cache = {}
+        m._config = dict(self._config)
+        return m
+
+
+def load(path):
+    """Read a model written by :meth:`MLP.save` (exact round trip)."""
+    with np.load(path, allow_pickle=False) as f:
+        try:
+            meta = json.loads(str(f["meta"]))
+            params = f["params"]
+            stats = f["stats"]
+        except KeyError as exc:
+            raise ValueError(f"{path} is not a jitmlp model file: missing "
+                             f"{exc}") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a jitmlp model file")
+    if meta.get("version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path} was written by a newer jitmlp (format "
+                         f"version {meta['version']})")
+    cfg = dict(meta["config"])
+    sizes = cfg.pop("sizes")
+    model = MLP(sizes, **cfg)
+    if params.shape != model.params.shape or stats.shape != model.stats.shape:
+        raise ValueError(f"{path}: buffers do not match the architecture")
+    model.params[...] = params
+    model.stats[...] = stats
+    model.training = bool(meta.get("training", False))
+    return model
+
+
+def _sigmoid(t):
+    out = np.empty_like(t)
+    pos = t >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-t[pos]))
+    e = np.exp(t[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out

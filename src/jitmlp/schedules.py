@@ -1,0 +1,173 @@
+"""Step-size schedules: the learning rate of optimizer step ``t`` (0-based).
+
+Each schedule maps step indices to learning rates, vectorised, so that the
+Trainer computes one array per epoch and hands it to the epoch kernel:
+``schedule.values(t, base_lr)``; ``schedule(t, base_lr)`` for one step.
+"""
+import math
+
+import numpy as np
+
+from . import _validation as V
+
+
+class Schedule:
+    """Base class; subclasses implement :meth:`values`."""
+
+    def values(self, t, base_lr):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, t, base_lr):
+        return float(self.values(np.array([t], np.int64), base_lr)[0])
+
+    # ReduceOnPlateau is the one schedule with state; the others ignore this
+    def observe(self, epoch, metric):
+        """Called by the Trainer after every epoch with the monitored loss."""
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
+                         if not k.startswith("_"))
+        return f"{type(self).__name__}({args})"
+
+
+class Constant(Schedule):
+    """``lr_t = lr``."""
+
+    def values(self, t, base_lr):
+        return np.full(np.shape(t), float(base_lr))
+
+
+class StepDecay(Schedule):
+    """``lr_t = lr * gamma ** floor(t / step_size)``."""
+
+    def __init__(self, step_size, gamma=0.1):
+        self.step_size = V.positive_int("step_size", step_size)
+        self.gamma = V.real("gamma", gamma, low=0.0, low_open=True)
+
+    def values(self, t, base_lr):
+        return base_lr * self.gamma ** (np.asarray(t) // self.step_size)
+
+
+class Exponential(Schedule):
+    """``lr_t = lr * gamma ** t``."""
+
+    def __init__(self, gamma):
+        self.gamma = V.real("gamma", gamma, low=0.0, low_open=True)
+
+    def values(self, t, base_lr):
+        return base_lr * self.gamma ** np.asarray(t, np.float64)
+
+
+class InverseScaling(Schedule):
+    """scikit-learn's 'invscaling': ``lr_t = lr / (t + 1) ** power_t``."""
+
+    def __init__(self, power_t=0.5):
+        self.power_t = V.real("power_t", power_t, low=0.0)
+
+    def values(self, t, base_lr):
+        return base_lr / (np.asarray(t, np.float64) + 1.0) ** self.power_t
+
+
+class Cosine(Schedule):
+    """Cosine annealing to a floor (Loshchilov & Hutter 2017, SGDR eq. 5).
+
+    ``lr_t = eta_min + (lr - eta_min) (1 + cos(pi t_cur / T_i)) / 2`` where,
+    without restarts, ``t_cur = min(t, T)``, ``T_i = T``; with
+    ``restarts=True`` the period restarts at ``T, T + T*t_mult, ...``.
+    """
+
+    def __init__(self, T, eta_min=0.0, restarts=False, t_mult=1):
+        self.T = V.positive_int("T", T)
+        self.eta_min = V.real("eta_min", eta_min, low=0.0)
+        self.restarts = bool(restarts)
+        self.t_mult = V.positive_int("t_mult", t_mult)
+
+    def values(self, t, base_lr):
+        t = np.asarray(t, np.int64)
+        if not self.restarts:
+            tc = np.minimum(t, self.T).astype(np.float64)
+            Ti = float(self.T)
+        else:
+            starts, lengths = [0], [self.T]
+            tmax = int(t.max()) if t.size else 0
+            while starts[-1] + lengths[-1] <= tmax:
+                starts.append(starts[-1] + lengths[-1])
+                lengths.append(lengths[-1] * self.t_mult)
+            i = np.searchsorted(np.array(starts), t, side="right") - 1
+            tc = (t - np.array(starts)[i]).astype(np.float64)
+            Ti = np.array(lengths, np.float64)[i]
+        return self.eta_min + (base_lr - self.eta_min) * 0.5 * (
+            1.0 + np.cos(np.pi * tc / Ti))
+
+
+class LinearWarmup(Schedule):
+    """``lr_t = lr * (start + (1 - start) * (t + 1) / warmup)`` for
+    ``t < warmup``, then ``after`` evaluated at ``t - warmup``."""
+
+    def __init__(self, warmup, after=None, start=0.0):
+        self.warmup = V.positive_int("warmup", warmup)
+        if after is not None and not isinstance(after, Schedule):
+            raise TypeError(f"after must be a Schedule; got {after!r}")
+        self.after = after if after is not None else Constant()
+        self.start = V.real("start", start, low=0.0, high=1.0)
+
+    def values(self, t, base_lr):
+        t = np.asarray(t, np.int64)
+        warm = base_lr * (self.start + (1.0 - self.start)
+                          * (t + 1.0) / self.warmup)
+        rest = self.after.values(np.maximum(t - self.warmup, 0), base_lr)
+        return np.where(t < self.warmup, warm, rest)
+
+    def observe(self, epoch, metric):
+        self.after.observe(epoch, metric)
+
+    def state_dict(self):
+        return {"after": self.after.state_dict()}
+
+    def load_state_dict(self, state):
+        self.after.load_state_dict(state.get("after", {}))
+
+
+class ReduceOnPlateau(Schedule):
+    """scikit-learn's 'adaptive': the rate is divided by ``1/factor`` (5)
+    each time ``patience`` (2) consecutive epochs fail to lower the monitored
+    loss by at least ``tol``; never below ``min_lr``."""
+
+    def __init__(self, factor=0.2, patience=2, tol=1e-4, min_lr=0.0):
+        self.factor = V.real("factor", factor, low=0.0, high=1.0,
+                             low_open=True, high_open=True)
+        self.patience = V.positive_int("patience", patience)
+        self.tol = V.real("tol", tol, low=0.0)
+        self.min_lr = V.real("min_lr", min_lr, low=0.0)
+        self._scale = 1.0
+        self._best = math.inf
+        self._bad = 0
+
+    def values(self, t, base_lr):
+        return np.full(np.shape(t), max(base_lr * self._scale, self.min_lr))
+
+    def observe(self, epoch, metric):
+        if metric < self._best - self.tol:
+            self._best = metric
+            self._bad = 0
+        else:
+            self._bad += 1
+            if self._bad >= self.patience:
+                self._scale *= self.factor
+                self._bad = 0
+        if metric < self._best:
+            self._best = metric
+
+    def state_dict(self):
+        return {"scale": self._scale, "best": self._best, "bad": self._bad}
+
+    def load_state_dict(self, state):
+        self._scale = float(state["scale"])
+        self._best = float(state["best"])
+        self._bad = int(state["bad"])

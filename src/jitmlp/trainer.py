@@ -1,0 +1,422 @@
+"""Trainer and History: epochs, shuffling, schedules, validation, stopping.
+
+Per epoch the Trainer draws the sample order and the learning rate of every
+step in Python, then one call of :func:`jitmlp.kernels.train_epoch` trains the
+whole epoch.  Everything per-batch happens inside that kernel.
+"""
+import math
+import numbers
+import time
+import warnings
+
+import numpy as np
+
+from . import _validation as V
+from .kernels import consts as C
+from .kernels import train_epoch
+from .model import MLP
+from .optim import Optimizer
+from .schedules import Constant, Schedule
+
+
+class DivergenceError(FloatingPointError):
+    """The training loss became NaN or infinite; the model was left with the
+    last finite parameters.  ``epoch`` and ``step`` (0-based) say where;
+    ``history`` holds the epochs completed before."""
+
+    def __init__(self, msg, epoch, step, history):
+        super().__init__(msg)
+        self.epoch = epoch
+        self.step = step
+        self.history = history
+
+
+class History:
+    """Per-epoch record of a fit.
+
+    Attributes
+    ----------
+    epoch : list of int       global epoch index (continues across fits)
+    loss : list of float      mean training loss over the epoch's samples
+    val_loss : list of float  validation loss (evaluation mode), when given
+    val_accuracy : list of float  validation accuracy (classification losses)
+    lr : list of float        learning rate of the epoch's first step
+    lr_steps : list of ndarray   learning rate of every step
+    seconds : list of float   wall time of the epoch (training kernel only)
+    samples_per_second : list of float
+    grad_norms : list of ndarray  mean ||dW|| of every layer (hidden first),
+        over up to 64 evenly spaced steps of the epoch
+    stopped_early : bool, best_epoch : int or None
+    """
+
+    KEYS = ("epoch", "loss", "val_loss", "val_accuracy", "lr", "seconds",
+            "samples_per_second", "grad_norms")
+
+    def __init__(self):
+        for k in self.KEYS:
+            setattr(self, k, [])
+        self.lr_steps = []
+        self.stopped_early = False
+        self.best_epoch = None
+
+    def __len__(self):
+        return len(self.loss)
+
+    def __getitem__(self, key):
+        return getattr(self, key)
+
+    def as_dict(self):
+        d = {k: list(getattr(self, k)) for k in self.KEYS}
+        d["grad_norms"] = [g.tolist() for g in self.grad_norms]
+        return d
+
+    def __repr__(self):
+        last = f", last loss {self.loss[-1]:.6g}" if self.loss else ""
+        return f"History({len(self)} epochs{last})"
+
+
+class Trainer:
+    """Mini-batch training of an :class:`MLP` with an optimizer.
+
+    Parameters
+    ----------
+    model : MLP
+    optimizer : SGD, Adam or AdamW
+    batch_size : int >= 1 (clamped, with a warning, to the number of samples)
+    epochs : int >= 1
+    shuffle : bool
+        A fresh seeded order every epoch (else the data order).
+    schedule : Schedule or None
+        Learning rate of every optimizer step (None: constant ``optimizer.lr``).
+    seed : int or None
+        Same seed, same thread count: bitwise the same result.
+    sampling : {"epoch", "uniform"}
+        "epoch": every sample once per epoch; "uniform": each step draws its
+        batch uniformly with replacement (ceil(n / batch_size) steps an epoch).
+    clip_grad_norm : float or None
+        Rescale the gradient to this global L2 norm when it is larger.
+    validation_split : float in [0, 1)
+        Hold out this fraction (seeded random rows) when ``validation_data``
+        is not given.
+    early_stopping : bool
+        Stop after ``patience`` epochs without an improvement of at least
+        ``min_delta`` in val_loss (loss without validation data);
+        ``restore_best_weights`` then restores the best epoch's parameters.
+    callbacks : sequence of callables ``f(trainer, history) -> bool``
+        Called after each epoch; returning True stops training.
+    verbose : bool
+        A tqdm progress bar (``pip install jitmlp[progress]``), else lines.
+    track_grad_norms : bool
+        Record each layer's gradient norm in ``History.grad_norms``.
+    """
+
+    def __init__(self, model, optimizer, *, batch_size=32, epochs=10,
+                 shuffle=True, schedule=None, seed=None, sampling="epoch",
+                 clip_grad_norm=None, validation_split=0.0,
+                 early_stopping=False, patience=10, min_delta=0.0,
+                 restore_best_weights=True, callbacks=(), verbose=False,
+                 track_grad_norms=True):
+        if not isinstance(model, MLP):
+            raise TypeError(f"model must be a jitmlp.MLP; got "
+                            f"{type(model).__name__}")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a jitmlp optimizer (SGD, Adam,"
+                            f" AdamW); got {type(optimizer).__name__}")
+        self.model = model
+        self.optimizer = optimizer
+        self.batch_size = V.positive_int("batch_size", batch_size)
+        self.epochs = V.positive_int("epochs", epochs)
+        self.shuffle = bool(shuffle)
+        if schedule is not None and not isinstance(schedule, Schedule):
+            raise TypeError(f"schedule must be a jitmlp.schedules.Schedule or "
+                            f"None; got {schedule!r}")
+        self.schedule = schedule if schedule is not None else Constant()
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2 ** 63))
+        elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be an integer or None; got {seed!r}")
+        self.seed = int(seed)
+        self.sampling = V.choice("sampling", sampling, ("epoch", "uniform"))
+        self.clip_grad_norm = (None if clip_grad_norm is None else
+                               V.real("clip_grad_norm", clip_grad_norm,
+                                      low=0.0, low_open=True))
+        self.validation_split = V.real("validation_split", validation_split,
+                                       low=0.0, high=1.0, high_open=True)
+        self.early_stopping = bool(early_stopping)
+        self.patience = V.positive_int("patience", patience)
+        self.min_delta = V.real("min_delta", min_delta, low=0.0)
+        self.restore_best_weights = bool(restore_best_weights)
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not callable(cb):
+                raise TypeError(f"callbacks must be callables; got {cb!r}")
+        self.verbose = bool(verbose)
+        self.track_grad_norms = bool(track_grad_norms)
+        self.epoch = 0          # epochs completed over all fits
+        self.history = History()
+        self._grad = None
+
+    # ------------------------------------------------------------- resuming
+    def state_dict(self):
+        """Epoch count, optimizer and schedule state: with the model's state
+        this resumes training bit-identically."""
+        return {"epoch": self.epoch, "seed": self.seed,
+                "optimizer": self.optimizer.state_dict(),
+                "schedule": self.schedule.state_dict()}
+
+    def load_state_dict(self, state):
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.epoch = int(state["epoch"])
+        self.seed = int(state["seed"])
+
+    def reset(self):
+        """Start over: optimizer moments, step count, epoch count, history."""
+        self.optimizer.reset()
+        self.epoch = 0
+        self.history = History()
+
+    # ------------------------------------------------------------- helpers
+    def _kernel_args(self):
+        m = self.model
+        if self._grad is None or self._grad.shape != m.params.shape \
+                or self._grad.dtype != m.dtype:
+            self._grad = np.zeros_like(m.params)
+        hp = self.optimizer._hp(m, self.clip_grad_norm or 0.0)
+        return hp
+
+    def _lrs(self, t0, steps):
+        lrs = self.schedule.values(np.arange(t0, t0 + steps, dtype=np.int64),
+                                   self.optimizer.lr)
+        lrs = np.ascontiguousarray(lrs, dtype=np.float64)
+        if not np.all(np.isfinite(lrs)) or np.any(lrs < 0):
+            raise ValueError(f"the schedule produced an invalid learning rate "
+                             f"near step {t0}")
+        return lrs
+
+    def _run(self, X, Y, order, batch_size, lrs, stride):
+        m = self.model
+        opt = self.optimizer
+        hp = self._kernel_args()
+        steps = lrs.shape[0]
+        cfg = np.array([m._loss_code, opt._code, stride], np.int64)
+        step_loss = np.zeros(steps, np.float64)
+        gn = np.zeros(m.layout.shape[0] + 1, np.float64)
+        ws = m._workspace(batch_size, Y.shape[1])
+        done = train_epoch(m.params, m.stats, self._grad, opt.m, opt.v,
+                           m.layout, m._layout.segments, ws, X, Y, order,
+                           batch_size, lrs, opt.t, hp, cfg, step_loss, gn)
+        opt.t += done
+        return done, step_loss, gn
+
+    # ------------------------------------------------------------- training
+    def step(self, X_batch, y_batch):
+        """Exactly one optimizer step on exactly this batch, in training mode.
+
+        Returns the batch loss before the update.  The model stays in
+        training mode; BatchNorm running statistics move once.
+        """
+        m = self.model
+        X = m._check_X(X_batch, )
+        Y = m._check_y(y_batch, X.shape[0])
+        B = X.shape[0]
+        if m.norm == "batch" and B < 2:
+            raise ValueError("BatchNorm needs at least 2 samples per training "
+                             "batch; got 1")
+        self.optimizer.bind(m)
+        lrs = self._lrs(self.optimizer.t, 1)
+        m.train()
+        snap = self._snapshot()
+        done, step_loss, _ = self._run(X, Y, np.arange(B, dtype=np.int64), B,
+                                       lrs, 0)
+        if done < 1:
+            self._restore_if_needed(snap)
+            raise DivergenceError(f"the loss is {step_loss[0]} on this batch; "
+                                  f"no update was made", self.epoch, 0,
+                                  self.history)
+        return float(step_loss[0])
+
+    def _snapshot(self):
+        m, o = self.model, self.optimizer
+        return (m.params.copy(), m.stats.copy(),
+                None if o.m is None else o.m.copy(),
+                None if o.v is None else o.v.copy(), o.t)
+
+    def _restore_if_needed(self, snap):
+        m, o = self.model, self.optimizer
+        if np.isfinite(m.params).all() and np.isfinite(m.stats).all():
+            return False
+        m.params[...] = snap[0]
+        m.stats[...] = snap[1]
+        if snap[2] is not None:
+            o.m[...] = snap[2]
+            o.v[...] = snap[3]
+        o.t = snap[4]
+        return True
+
+    def _split(self, X, Y):
+        n = X.shape[0]
+        n_val = int(math.floor(n * self.validation_split))
+        if n_val < 1 or n - n_val < 1:
+            raise ValueError(f"validation_split={self.validation_split} leaves "
+                             f"{n - n_val} training and {n_val} validation "
+                             f"samples of {n}")
+        perm = np.random.default_rng([self.seed, 2 ** 31 - 1]).permutation(n)
+        tr, va = np.sort(perm[n_val:]), np.sort(perm[:n_val])
+        return X[tr], Y[tr], X[va], Y[va]
+
+    def fit(self, X, y, validation_data=None, *, epochs=None, reset=False):
+        """Train for ``epochs`` (default: the constructor's) more epochs.
+
+        Continues where the last fit stopped (optimizer state, step count,
+        epoch count) unless ``reset=True``.  Returns the :class:`History` of
+        this call; ``trainer.history`` accumulates over calls.  The model is
+        left in evaluation mode.
+        """
+        m = self.model
+        n_epochs = self.epochs if epochs is None else V.positive_int(
+            "epochs", epochs)
+        X = m._check_X(X)
+        Y = m._check_y(y, X.shape[0])
+        Xv = Yv = None
+        if validation_data is not None:
+            try:
+                xv, yv = validation_data
+            except (TypeError, ValueError):
+                raise ValueError("validation_data must be a pair (X_val, "
+                                 "y_val)") from None
+            Xv = m._check_X(xv, )
+            Yv = m._check_y(yv, Xv.shape[0])
+        elif self.validation_split > 0:
+            X, Y, Xv, Yv = self._split(X, Y)
+        n = X.shape[0]
+        batch = self.batch_size
+        if batch > n:
+            warnings.warn(f"batch_size={batch} is larger than the {n} training "
+                          f"samples; using {n}", stacklevel=2)
+            batch = n
+        if m.norm == "batch":
+            last = n % batch
+            if batch < 2 or (self.sampling == "epoch" and last == 1):
+                raise ValueError(
+                    f"BatchNorm needs at least 2 samples per training batch; "
+                    f"batch_size={batch} with {n} samples leaves a batch of 1")
+        if reset:
+            self.reset()
+        self.optimizer.bind(m)
+        classify = m._loss_code != C.LOSS_SQUARED
+        hist = History()
+        steps = -(-n // batch)
+        stride = max(1, steps // 64) if self.track_grad_norms else 0
+        monitor_best = math.inf
+        best_state = None
+        bad_epochs = 0
+        bar = self._progress(n_epochs)
+        try:
+            for _ in range(n_epochs):
+                e = self.epoch
+                rng = np.random.default_rng([self.seed, e])
+                if self.sampling == "uniform":
+                    order = rng.integers(0, n, steps * batch, dtype=np.int64)
+                elif self.shuffle:
+                    order = rng.permutation(n).astype(np.int64)
+                else:
+                    order = np.arange(n, dtype=np.int64)
+                lrs = self._lrs(self.optimizer.t, steps)
+                snap = self._snapshot()
+                m.train()
+                t_start = time.perf_counter()
+                done, step_loss, gn = self._run(X, Y, order, batch, lrs,
+                                                stride)
+                secs = time.perf_counter() - t_start
+                if done < steps:
+                    restored = self._restore_if_needed(snap)
+                    m.eval()
+                    raise DivergenceError(
+                        f"training diverged: the loss is {step_loss[done]} at "
+                        f"epoch {e} step {done}; "
+                        + ("parameters restored to the start of the epoch"
+                           if restored else "the model keeps the parameters "
+                           "of the last finite step"), e, done, hist)
+                sizes = np.full(steps, batch, np.float64)
+                if self.sampling == "epoch":
+                    sizes[-1] = n - batch * (steps - 1)
+                loss = float(np.dot(step_loss, sizes) / sizes.sum())
+                self.epoch += 1
+                hist.epoch.append(e)
+                hist.loss.append(loss)
+                hist.lr.append(float(lrs[0]))
+                hist.lr_steps.append(lrs)
+                hist.seconds.append(secs)
+                hist.samples_per_second.append(sizes.sum() / max(secs, 1e-12))
+                if stride:
+                    hist.grad_norms.append(gn[:-1] / max(gn[-1], 1.0))
+                m.eval()
+                monitored = loss
+                if Xv is not None:
+                    vl = m.loss(Xv, Yv)
+                    hist.val_loss.append(vl)
+                    monitored = vl
+                    if classify:
+                        hist.val_accuracy.append(m.score(Xv, Yv))
+                self.schedule.observe(e, monitored)
+                stop = False
+                if self.early_stopping:
+                    if monitored < monitor_best - self.min_delta:
+                        monitor_best = monitored
+                        hist.best_epoch = e
+                        bad_epochs = 0
+                        if self.restore_best_weights:
+                            best_state = (m.params.copy(), m.stats.copy())
+                    else:
+                        bad_epochs += 1
+                        if bad_epochs >= self.patience:
+                            stop = True
+                            hist.stopped_early = True
+                for cb in self.callbacks:
+                    if cb(self, hist):
+                        stop = True
+                self._report(bar, hist)
+                if stop:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+            m.eval()
+        if hist.stopped_early and best_state is not None:
+            m.params[...] = best_state[0]
+            m.stats[...] = best_state[1]
+        self._append(hist)
+        return hist
+
+    def _append(self, hist):
+        for k in History.KEYS:
+            getattr(self.history, k).extend(getattr(hist, k))
+        self.history.lr_steps.extend(hist.lr_steps)
+        self.history.stopped_early = hist.stopped_early
+        self.history.best_epoch = hist.best_epoch
+
+    def _progress(self, n_epochs):
+        if not self.verbose:
+            return None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return None
+        return tqdm(total=n_epochs, unit="epoch")
+
+    def _report(self, bar, hist):
+        if not self.verbose:
+            return
+        info = {"loss": f"{hist.loss[-1]:.4g}"}
+        if hist.val_loss:
+            info["val_loss"] = f"{hist.val_loss[-1]:.4g}"
+        if hist.val_accuracy:
+            info["val_acc"] = f"{hist.val_accuracy[-1]:.4f}"
+        info["samples/s"] = f"{hist.samples_per_second[-1]:.3g}"
+        if bar is not None:
+            bar.set_postfix(info)
+            bar.update(1)
+        else:
+            print(f"epoch {hist.epoch[-1]}: " + "  ".join(
+                f"{k} {v}" for k, v in info.items()), flush=True)
