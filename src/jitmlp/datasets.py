@@ -2,7 +2,7 @@
 import numpy as np
 
 
-def make_spirals(n_samples=6000, n_classes=3, noise=0.2, n_features=2,
+def make_spirals(n_samples=6000, n_classes=3, noise=0.15, n_features=2,
                  seed=0):
     """Interleaved spiral arms, one class per arm: a classic problem no linear
     model solves.  Extra features (``n_features > 2``) are noise.
@@ -12,11 +12,11 @@ def make_spirals(n_samples=6000, n_classes=3, noise=0.2, n_features=2,
     rng = np.random.default_rng(seed)
     y = rng.integers(0, n_classes, n_samples)
     r = rng.uniform(0.05, 1.0, n_samples)
-    theta = 4.0 * r + 2.0 * np.pi * y / n_classes
+    theta = 7.0 * r + 2.0 * np.pi * y / n_classes
     X = np.empty((n_samples, n_features))
     X[:, 0] = r * np.cos(theta)
     X[:, 1] = r * np.sin(theta)
-    X[:, :2] += noise * 0.1 * rng.standard_normal((n_samples, 2))
+    X[:, :2] += noise * r[:, None] * rng.standard_normal((n_samples, 2))
     if n_features > 2:
         X[:, 2:] = 0.1 * rng.standard_normal((n_samples, n_features - 2))
     return X * 2.0, y.astype(np.int64)

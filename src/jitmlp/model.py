@@ -309,6 +309,42 @@ class MLP:
                                 self.bn_momentum, self.norm_eps)
         return total / n, grad
 
+    def preactivations(self, X):
+        """Diagnostics: the pre-activations z^(1..L) of every hidden layer
+        (before normalisation) and h, in the current mode, as a list of
+        (n, K_l) arrays.  Plain numpy, for plots and checks, not for speed."""
+        Xc = self._check_X(X)
+        if self._batch_norm_in_training() and Xc.shape[0] < 2:
+            raise ValueError("BatchNorm in training mode needs at least 2 "
+                             "samples")
+        sd = self.state_dict()
+        x = Xc
+        out = []
+        L = len(self.sizes) - 2
+        act = _NUMPY_ACT[self.activation]
+        for l in range(L):
+            p = f"hidden.{l}"
+            z = x @ sd[p + ".W"]
+            if p + ".b" in sd:
+                z = z + sd[p + ".b"]
+            out.append(z)
+            a = z
+            if self.norm == "batch":
+                if self.training:
+                    mu, var = z.mean(0), z.var(0)
+                else:
+                    mu, var = sd[p + ".running_mean"], sd[p + ".running_var"]
+                a = sd[p + ".gamma"] * (z - mu) / np.sqrt(var + self.norm_eps) \
+                    + sd[p + ".beta"]
+            elif self.norm == "layer":
+                mu, var = z.mean(1, keepdims=True), z.var(1, keepdims=True)
+                a = sd[p + ".gamma"] * (z - mu) / np.sqrt(var + self.norm_eps) \
+                    + sd[p + ".beta"]
+            y = act(a)
+            x = y + x if (self.residual and y.shape == x.shape) else y
+        out.append(x @ sd["out.W"] + sd["out.b"])
+        return [o.astype(self.dtype, copy=False) for o in out]
+
     def score(self, X, y):
         """Accuracy for classification losses, R^2 for the squared loss."""
         yp = self.predict(X)
@@ -368,6 +404,26 @@ def load(path):
     model.stats[...] = stats
     model.training = bool(meta.get("training", False))
     return model
+
+
+def _np_sigmoid(a):
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+def _np_gelu(a):
+    from math import erf, sqrt
+    return a * 0.5 * (1.0 + np.vectorize(erf)(a / sqrt(2.0)))
+
+
+_NUMPY_ACT = {
+    "identity": lambda a: a,
+    "relu": lambda a: np.maximum(a, 0),
+    "leaky_relu": lambda a: np.where(a > 0, a, 0.01 * a),
+    "tanh": np.tanh,
+    "sigmoid": _np_sigmoid,
+    "gelu": _np_gelu,
+    "elu": lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0))),
+}
 
 
 def _sigmoid(t):
