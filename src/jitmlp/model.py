@@ -190,6 +190,17 @@ class MLP:
             out[name] = b[off:off + int(np.prod(shape))].reshape(shape)
         return out
 
+    def param_views(self, flat):
+        """Dict name -> view of ``flat``, any 1-D array in the layout of
+        ``params`` (a gradient, an optimizer moment): trainable entries only."""
+        flat = np.asarray(flat)
+        if flat.shape != self.params.shape:
+            raise ValueError(f"expected an array of shape {self.params.shape}; "
+                             f"got {flat.shape}")
+        return {name: flat[off:off + int(np.prod(shape))].reshape(shape)
+                for name, buf, off, shape in self._layout.entries
+                if buf == "params"}
+
     def load_state_dict(self, state):
         """Copy values in; a missing, unexpected or mis-shaped entry raises
         ValueError naming it, and nothing is changed."""

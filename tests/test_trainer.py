@@ -1,0 +1,209 @@
+"""Trainer: epochs, resuming, early stopping, clipping, divergence, callbacks."""
+import numpy as np
+import pytest
+
+import jitmlp as jm
+from jitmlp import schedules as S
+
+
+def regression_data(n=200, d=5, seed=0):
+    r = np.random.default_rng(seed)
+    X = r.standard_normal((n, d))
+    y = np.sin(X @ r.standard_normal(d)) + 0.1 * r.standard_normal(n)
+    return X, y
+
+
+def test_epoch_visits_every_sample_once_in_a_seeded_order():
+    X, y = regression_data(50)
+    runs = []
+    for _ in range(2):
+        m = jm.MLP([5, 8, 1], seed=0)
+        jm.Trainer(m, jm.SGD(lr=0.01), batch_size=7, epochs=3, seed=4).fit(X, y)
+        runs.append(m.params.copy())
+    assert np.array_equal(runs[0], runs[1])
+    m = jm.MLP([5, 8, 1], seed=0)
+    jm.Trainer(m, jm.SGD(lr=0.01), batch_size=7, epochs=3, seed=5).fit(X, y)
+    assert not np.array_equal(m.params, runs[0])
+    # batch 7 on 50 samples: 8 steps an epoch, the last one of 1 sample
+    m = jm.MLP([5, 8, 1], seed=0)
+    tr = jm.Trainer(m, jm.SGD(lr=0.01), batch_size=7, epochs=3, seed=4)
+    tr.fit(X, y)
+    assert tr.optimizer.t == 24
+
+
+def test_fit_equals_steps_on_the_same_batches():
+    X, y = regression_data(30)
+    a = jm.MLP([5, 8, 8, 1], norm="batch", seed=0)
+    b = a.copy()
+    ta = jm.Trainer(a, jm.Adam(lr=0.01), batch_size=8, epochs=1, seed=3)
+    hist = ta.fit(X, y)
+    order = np.random.default_rng([3, 0]).permutation(30)
+    tb = jm.Trainer(b, jm.Adam(lr=0.01), seed=0)
+    losses = []
+    for s in range(0, 30, 8):
+        idx = order[s:s + 8]
+        losses.append(tb.step(X[idx], y[idx]) * len(idx))
+    np.testing.assert_array_equal(a.params, b.params)
+    np.testing.assert_array_equal(a.stats, b.stats)
+    assert hist.loss[0] == pytest.approx(sum(losses) / 30, rel=1e-12)
+
+
+def test_resume_is_bit_identical(tmp_path):
+    X, y = regression_data()
+    kw = dict(batch_size=16, epochs=3, seed=11,
+              schedule=S.LinearWarmup(5, after=S.Cosine(T=50)))
+    full = jm.MLP([5, 16, 16, 1], norm="batch", seed=0)
+    tf = jm.Trainer(full, jm.Adam(lr=0.01), **kw)
+    tf.fit(X, y, epochs=6)
+
+    part = jm.MLP([5, 16, 16, 1], norm="batch", seed=0)
+    tp = jm.Trainer(part, jm.Adam(lr=0.01), **kw)
+    tp.fit(X, y)
+    part.save(tmp_path / "m.npz")
+    state = tp.state_dict()
+
+    resumed = jm.load(tmp_path / "m.npz")
+    tr = jm.Trainer(resumed, jm.Adam(lr=0.01), **kw)
+    tr.load_state_dict(state)
+    tr.fit(X, y)
+    assert np.array_equal(resumed.params, full.params)
+    assert np.array_equal(resumed.stats, full.stats)
+    assert tr.optimizer.t == tf.optimizer.t
+    # and fit continues where the last one stopped unless told to reset
+    tp.fit(X, y)
+    assert np.array_equal(part.params, full.params)
+    tp.fit(X, y, reset=True, epochs=1)
+    assert tp.optimizer.t == -(-200 // 16)
+
+
+def test_early_stopping_restores_the_best_weights():
+    r = np.random.default_rng(0)
+    X = r.standard_normal((40, 10))
+    y = r.standard_normal(40)          # noise: the validation loss must rise
+    Xv, yv = r.standard_normal((40, 10)), r.standard_normal(40)
+    m = jm.MLP([10, 64, 64, 1], seed=0)
+    seen = {}
+
+    def keep(trainer, hist):
+        seen[hist.epoch[-1]] = m.params.copy()
+
+    tr = jm.Trainer(m, jm.Adam(lr=0.01), batch_size=8, epochs=200,
+                    early_stopping=True, patience=5, callbacks=[keep], seed=0)
+    hist = tr.fit(X, y, validation_data=(Xv, yv))
+    assert hist.stopped_early and len(hist) < 200
+    best = int(np.argmin(hist.val_loss))
+    assert hist.best_epoch == hist.epoch[best]
+    assert len(hist) == best + 1 + 5
+    assert np.array_equal(m.params, seen[hist.best_epoch])
+    assert m.loss(Xv, yv) == pytest.approx(min(hist.val_loss), rel=1e-12)
+
+
+def test_clipping_bounds_the_global_gradient_norm():
+    X, y = regression_data(32)
+    y = 100 * y
+    m = jm.MLP([5, 8, 1], seed=0)
+    _, g = m.loss_and_grad(X, y)
+    assert np.linalg.norm(g) > 10
+    tr = jm.Trainer(m, jm.SGD(lr=0.1), clip_grad_norm=1.0)
+    p = m.params.copy()
+    tr.step(X, y)
+    step = np.linalg.norm(m.params - p) / 0.1
+    assert step == pytest.approx(1.0, rel=1e-5)
+    np.testing.assert_allclose((p - m.params) / 0.1, g / np.linalg.norm(g),
+                               rtol=1e-5, atol=1e-9)
+
+
+def test_divergence_stops_with_a_clear_error_and_finite_parameters():
+    X, y = regression_data()
+    for dtype in ("float64", "float32"):
+        m = jm.MLP([5, 16, 1], dtype=dtype, seed=0)
+        tr = jm.Trainer(m, jm.SGD(lr=1e6), batch_size=16, epochs=5, seed=0)
+        with pytest.raises(jm.DivergenceError, match=r"epoch \d+ step \d+") as e:
+            tr.fit(X, y)
+        assert np.isfinite(m.params).all()
+        assert e.value.epoch >= 0 and e.value.step >= 0
+        assert not m.training
+
+
+def test_history_fields_and_validation_split():
+    r = np.random.default_rng(0)
+    X = r.standard_normal((120, 4))
+    y = (X[:, 0] > 0).astype(int)
+    m = jm.MLP([4, 8, 8, 2], loss="cross_entropy", seed=0)
+    tr = jm.Trainer(m, jm.SGD(lr=0.1), batch_size=10, epochs=4,
+                    validation_split=0.25, seed=0,
+                    schedule=S.StepDecay(9, 0.5))
+    h = tr.fit(X, y)
+    assert len(h) == 4 and len(h.val_loss) == 4 and len(h.val_accuracy) == 4
+    assert h.epoch == [0, 1, 2, 3]
+    # 90 training rows, batch 10: 9 steps an epoch, the rate halves each epoch
+    assert h.lr == pytest.approx([0.1, 0.05, 0.025, 0.0125])
+    assert all(len(s) == 9 for s in h.lr_steps)
+    assert all(g.shape == (3,) and np.all(g > 0) for g in h.grad_norms)
+    assert all(s > 0 for s in h.samples_per_second)
+    assert set(h.as_dict()) >= {"loss", "val_loss", "lr", "grad_norms"}
+    assert tr.history.epoch == [0, 1, 2, 3]
+    tr.fit(X, y, epochs=1)
+    assert tr.history.epoch == [0, 1, 2, 3, 4]
+
+
+def test_callback_can_stop_training():
+    X, y = regression_data(40)
+    m = jm.MLP([5, 4, 1], seed=0)
+    tr = jm.Trainer(m, jm.SGD(lr=0.01), epochs=50,
+                    callbacks=[lambda t, h: len(h) >= 3])
+    assert len(tr.fit(X, y)) == 3
+
+
+def test_uniform_sampling_draws_full_batches_with_replacement():
+    X, y = regression_data(50)
+    m = jm.MLP([5, 8, 1], seed=0)
+    tr = jm.Trainer(m, jm.SGD(lr=0.01), batch_size=1, epochs=2,
+                    sampling="uniform", seed=0)
+    h = tr.fit(X, y)
+    assert tr.optimizer.t == 100 and np.isfinite(h.loss).all()
+    a = m.params.copy()
+    m2 = jm.MLP([5, 8, 1], seed=0)
+    jm.Trainer(m2, jm.SGD(lr=0.01), batch_size=1, epochs=2,
+               sampling="uniform", seed=0).fit(X, y)
+    assert np.array_equal(a, m2.params)
+
+
+def test_verbose_prints_progress(capsys):
+    X, y = regression_data(40)
+    m = jm.MLP([5, 4, 1], seed=0)
+    jm.Trainer(m, jm.SGD(lr=0.01), epochs=2, verbose=True).fit(X, y)
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "loss" in text and "samples/s" in text
+
+
+def test_momentum_beats_plain_sgd_on_regression():
+    from sklearn.datasets import load_diabetes
+    from sklearn.preprocessing import StandardScaler
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    y = (y - y.mean()) / y.std()
+    final = {}
+    for mom in (0.0, 0.9):
+        m = jm.MLP([10, 32, 1], seed=0)
+        h = jm.Trainer(m, jm.SGD(lr=0.001, momentum=mom), batch_size=32,
+                       epochs=20, seed=0).fit(X, y)
+        final[mom] = h.loss[-1]
+    assert final[0.9] < 0.9 * final[0.0]
+
+
+def test_adam_on_digits_reaches_97_percent():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+    X, y = load_digits(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0)
+    sx = StandardScaler().fit(Xtr)
+    m = jm.MLP([64, 256, 256, 10], loss="cross_entropy", dtype="float32",
+               seed=0)
+    h = jm.Trainer(m, jm.Adam(lr=1e-3), batch_size=32, epochs=30,
+                   seed=0).fit(sx.transform(Xtr), ytr,
+                               validation_data=(sx.transform(Xte), yte))
+    assert max(h.val_accuracy) >= 0.97
+    assert m.score(sx.transform(Xte), yte) >= 0.97
