@@ -4,11 +4,19 @@
 >>> model = jm.MLP([64, 128, 10], loss="cross_entropy", seed=0)
 >>> trainer = jm.Trainer(model, jm.SGD(lr=0.1), batch_size=32, epochs=20)
 """
-from . import datasets, schedules
-from ._threads import get_num_threads, set_num_threads
-from .model import MLP, load
-from .optim import SGD, Adam, AdamW, Optimizer
-from .trainer import DivergenceError, History, Trainer
+import os as _os
+
+# Numba's OpenMP threads spin after each parallel loop by default and then
+# steal the cores from the BLAS threads that run the next matrix product
+# (measured: a 784-256-256-10 Adam epoch 0.68 s spinning, 0.20 s passive).
+# Must be set before the OpenMP runtime loads; a user's own setting wins.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from . import datasets, schedules  # noqa: E402
+from ._threads import get_num_threads, set_num_threads  # noqa: E402
+from .model import MLP, load  # noqa: E402
+from .optim import SGD, Adam, AdamW, Optimizer  # noqa: E402
+from .trainer import DivergenceError, History, Trainer  # noqa: E402
 
 __version__ = "0.1.0"
 

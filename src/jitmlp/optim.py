@@ -4,6 +4,7 @@ Each update is one fused pass of :func:`jitmlp.kernels.apply_update` over
 the whole flat buffer (PyTorch's formulas, written in each class docstring).
 Weight decay touches the weight matrices W only, never b, gamma or beta.
 """
+import numba
 import numpy as np
 
 from . import _validation as V
@@ -73,7 +74,7 @@ class Optimizer:
         apply_update(model.params, grad, self.m, self.v,
                      model._layout.segments, self._code, self._hp(model),
                      self.lr if lr is None else float(lr), self.t + 1, 1.0,
-                     coef)
+                     coef, numba.get_num_threads())
         self.t += 1
 
     def state_dict(self):

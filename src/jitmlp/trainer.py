@@ -9,6 +9,7 @@ import numbers
 import time
 import warnings
 
+import numba
 import numpy as np
 
 from . import _validation as V
@@ -199,7 +200,8 @@ class Trainer:
         opt = self.optimizer
         hp = self._kernel_args()
         steps = lrs.shape[0]
-        cfg = np.array([m._loss_code, opt._code, stride], np.int64)
+        cfg = np.array([m._loss_code, opt._code, stride,
+                        numba.get_num_threads()], np.int64)
         step_loss = np.zeros(steps, np.float64)
         gn = np.zeros(m.layout.shape[0] + 1, np.float64)
         ws = m._workspace(batch_size, Y.shape[1])

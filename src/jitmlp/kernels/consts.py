@@ -65,7 +65,8 @@ N_HP = 9
 CFG_LOSS = 0
 CFG_OPT = 1
 CFG_GNORM_STRIDE = 2   # record per-layer gradient norms every k-th step (0: never)
-N_CFG = 3
+CFG_THREADS = 3        # threads for the parallel loops
+N_CFG = 4
 
 # workspace tuple slots
 WS_A = 0    # activations x^(0..L+1), (B * total_units)

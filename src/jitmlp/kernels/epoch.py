@@ -8,7 +8,7 @@ import math
 
 from numba import njit
 
-from .consts import (CFG_GNORM_STRIDE, CFG_LOSS, CFG_OPT, HP_BN_MOMENTUM,
+from .consts import (CFG_GNORM_STRIDE, CFG_LOSS, CFG_OPT, CFG_THREADS, HP_BN_MOMENTUM,
                      HP_CLIP, HP_NORM_EPS, N_IN, N_OUT, OFF_W, WS_A, WS_D,
                      WS_C, WS_Y, X_OUT)
 from .dense import backward_batch, forward_batch
@@ -77,6 +77,7 @@ def train_epoch(params, stats, grad, m, v, lay, segs, ws, X, Y, order,
     loss_code = cfg[CFG_LOSS]
     opt = cfg[CFG_OPT]
     stride = cfg[CFG_GNORM_STRIDE]
+    nth = cfg[CFG_THREADS]
     clip = hp[HP_CLIP]
     bn_m = hp[HP_BN_MOMENTUM]
     eps = hp[HP_NORM_EPS]
@@ -106,5 +107,5 @@ def train_epoch(params, stats, grad, m, v, lay, segs, ws, X, Y, order,
                     sq_norm(grad, ow, ow + lay[l, N_IN] * lay[l, N_OUT]))
             gnorm_acc[nl] += 1.0
         apply_update(params, grad, m, v, segs, opt, hp, lrs[s], t0 + s + 1,
-                     gscale, ws[WS_C])
+                     gscale, ws[WS_C], nth)
     return steps

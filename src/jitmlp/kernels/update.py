@@ -9,36 +9,20 @@ decay touches only segments with ``decay == 1`` (the W matrices).
 """
 import math
 
-from numba import njit
+from numba import njit, prange
 
 from .consts import (HP_BETA1, HP_BETA2, HP_EPS, HP_MOMENTUM, HP_NESTEROV,
                      HP_WD, OPT_ADAM, OPT_ADAMW)
 
 
-@njit(cache=True)
-def apply_update(params, grad, m, v, segs, opt, hp, lr, t, gscale, coef):
-    """Update ``params`` in place from ``gscale * grad``; ``t`` is the 1-based step.
+# segments shorter than this are updated by one thread: a parallel region
+# costs microseconds, which would dominate the tiny networks
+PARALLEL_MIN = 1 << 15
 
-    Scalars are computed in float64 once per step, then stored in ``coef``
-    (the params dtype) so that the element loop runs in the params dtype:
-    float32 models update in float32 arithmetic, as PyTorch does.
-    """
-    nesterov = hp[HP_NESTEROV] != 0.0
-    adam = opt == OPT_ADAM or opt == OPT_ADAMW
-    mu0 = hp[HP_MOMENTUM]
-    b1 = hp[HP_BETA1]
-    b2 = hp[HP_BETA2]
-    coef[0] = lr
-    coef[1] = gscale
-    coef[2] = mu0
-    coef[3] = b1
-    coef[4] = 1.0 - b1
-    coef[5] = b2
-    coef[6] = 1.0 - b2
-    coef[7] = hp[HP_EPS]
-    if adam:
-        coef[8] = 1.0 / (1.0 - b1 ** t)
-        coef[9] = 1.0 / (1.0 - b2 ** t)
+
+@njit(cache=True)
+def _update_range(opt, nesterov, params, grad, m, v, a, b, coef):
+    """The element loop of one optimizer over params[a:b] (scalars in coef)."""
     lr_ = coef[0]
     gs = coef[1]
     mu = coef[2]
@@ -49,45 +33,82 @@ def apply_update(params, grad, m, v, segs, opt, hp, lr, t, gscale, coef):
     eps = coef[7]
     ibc1 = coef[8]
     ibc2 = coef[9]
+    wd = coef[10]
+    shrink = coef[11]
+    if opt == OPT_ADAMW:
+        for k in range(a, b):
+            p = params[k] * shrink
+            g = gs * grad[k]
+            mk = cb1 * m[k] + c1b1 * g
+            vk = cb2 * v[k] + c1b2 * g * g
+            m[k] = mk
+            v[k] = vk
+            params[k] = p - lr_ * (mk * ibc1) / (math.sqrt(vk * ibc2) + eps)
+    elif opt == OPT_ADAM:
+        for k in range(a, b):
+            p = params[k]
+            g = gs * grad[k] + wd * p
+            mk = cb1 * m[k] + c1b1 * g
+            vk = cb2 * v[k] + c1b2 * g * g
+            m[k] = mk
+            v[k] = vk
+            params[k] = p - lr_ * (mk * ibc1) / (math.sqrt(vk * ibc2) + eps)
+    elif v.shape[0] == 0:  # plain SGD
+        for k in range(a, b):
+            p = params[k]
+            params[k] = p - lr_ * (gs * grad[k] + wd * p)
+    elif nesterov:
+        for k in range(a, b):
+            p = params[k]
+            g = gs * grad[k] + wd * p
+            vk = mu * v[k] + g
+            v[k] = vk
+            params[k] = p - lr_ * (g + mu * vk)
+    else:
+        for k in range(a, b):
+            p = params[k]
+            g = gs * grad[k] + wd * p
+            vk = mu * v[k] + g
+            v[k] = vk
+            params[k] = p - lr_ * vk
+
+
+@njit(cache=True, parallel=True)
+def apply_update(params, grad, m, v, segs, opt, hp, lr, t, gscale, coef, nth):
+    """Update ``params`` in place from ``gscale * grad``; ``t`` is the 1-based step.
+
+    Scalars are computed in float64 once per step, then stored in ``coef``
+    (the params dtype) so that the element loop runs in the params dtype:
+    float32 models update in float32 arithmetic, as PyTorch does.  Long
+    segments are split into one contiguous chunk per thread (no races, the
+    same result for any thread count ``nth``).
+    """
+    nesterov = hp[HP_NESTEROV] != 0.0
+    b1 = hp[HP_BETA1]
+    b2 = hp[HP_BETA2]
+    coef[0] = lr
+    coef[1] = gscale
+    coef[2] = hp[HP_MOMENTUM]
+    coef[3] = b1
+    coef[4] = 1.0 - b1
+    coef[5] = b2
+    coef[6] = 1.0 - b2
+    coef[7] = hp[HP_EPS]
+    if opt == OPT_ADAM or opt == OPT_ADAMW:
+        coef[8] = 1.0 / (1.0 - b1 ** t)
+        coef[9] = 1.0 / (1.0 - b2 ** t)
     for s in range(segs.shape[0]):
         wd64 = hp[HP_WD] if segs[s, 2] != 0 else 0.0
         coef[10] = wd64
         coef[11] = 1.0 - lr * wd64
-        wd = coef[10]
-        shrink = coef[11]
         a = segs[s, 0]
         b = segs[s, 1]
-        if adam:
-            if opt == OPT_ADAMW:
-                for k in range(a, b):
-                    p = params[k] * shrink
-                    g = gs * grad[k]
-                    mk = cb1 * m[k] + c1b1 * g
-                    vk = cb2 * v[k] + c1b2 * g * g
-                    m[k] = mk
-                    v[k] = vk
-                    params[k] = p - lr_ * (mk * ibc1) / (math.sqrt(vk * ibc2) + eps)
-            else:
-                for k in range(a, b):
-                    p = params[k]
-                    g = gs * grad[k] + wd * p
-                    mk = cb1 * m[k] + c1b1 * g
-                    vk = cb2 * v[k] + c1b2 * g * g
-                    m[k] = mk
-                    v[k] = vk
-                    params[k] = p - lr_ * (mk * ibc1) / (math.sqrt(vk * ibc2) + eps)
-        elif mu0 == 0.0:
-            for k in range(a, b):
-                p = params[k]
-                params[k] = p - lr_ * (gs * grad[k] + wd * p)
+        n = b - a
+        if n < PARALLEL_MIN or nth == 1:
+            _update_range(opt, nesterov, params, grad, m, v, a, b, coef)
         else:
-            for k in range(a, b):
-                p = params[k]
-                g = gs * grad[k] + wd * p
-                vk = mu * v[k] + g
-                v[k] = vk
-                if nesterov:
-                    g = g + mu * vk
-                else:
-                    g = vk
-                params[k] = p - lr_ * g
+            size = (n + nth - 1) // nth
+            for c in prange(nth):
+                lo = a + c * size
+                hi = min(b, lo + size)
+                _update_range(opt, nesterov, params, grad, m, v, lo, hi, coef)

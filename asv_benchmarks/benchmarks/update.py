@@ -1,0 +1,30 @@
+"""Each optimizer's fused update over the flat buffer of a 784-256-256-10 net."""
+import numba
+import numpy as np
+
+import jitmlp as jm
+from jitmlp.kernels import apply_update
+
+from .common import optimizer
+
+
+class Update:
+    params = (["sgd", "momentum", "adam", "adamw"], ["float32", "float64"])
+    param_names = ["optimizer", "dtype"]
+
+    def setup(self, kind, dtype):
+        self.model = jm.MLP([784, 256, 256, 10], dtype=dtype, seed=0)
+        self.opt = optimizer(kind)
+        self.opt.bind(self.model)
+        self.grad = np.random.default_rng(0).standard_normal(
+            self.model.params.size).astype(dtype) * 1e-3
+        self.hp = self.opt._hp(self.model)
+        self.coef = np.zeros(16, dtype)
+        self.nth = numba.get_num_threads()
+        self.time_update(kind, dtype)
+
+    def time_update(self, kind, dtype):
+        m = self.model
+        apply_update(m.params, self.grad, self.opt.m, self.opt.v,
+                     m._layout.segments, self.opt._code, self.hp, 1e-4, 10,
+                     1.0, self.coef, self.nth)

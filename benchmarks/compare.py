@@ -1,0 +1,316 @@
+"""Peer comparison: samples/s of one training epoch, jitmlp against PyTorch
+(eager), JAX (jit of the whole train step, optax) and scikit-learn's MLP,
+interleaved round by round in one process, plus the floor (the step's matrix
+products alone through numpy's BLAS).
+
+    pip install -e ".[bench]"
+    python benchmarks/compare.py [--dtypes float32 float64] [--rounds 3]
+        [--configs tiny tabular mnist deep_bn wide] [--peers torch jax sklearn]
+
+Prints a table of samples/s (median over rounds) and ratios jitmlp/peer.
+A script, not a test: peers are optional and never needed by the tests.
+"""
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+
+CONFIGS = {
+    # name: (d, hidden, out, batch, optimizer, loss, norm, n_samples)
+    "tiny": (16, [32], 1, 1, "sgd", "squared", None, 20000),
+    "tabular": (32, [64, 64], 1, 32, "momentum", "squared", None, 65536),
+    "mnist": (784, [256, 256], 10, 128, "adam", "cross_entropy", None, 8192),
+    "deep_bn": (128, [512] * 4, 10, 256, "momentum", "cross_entropy", "batch",
+                8192),
+    "wide": (1024, [2048, 2048], 10, 512, "sgd", "cross_entropy", None, 4096),
+}
+LR = 0.01
+
+
+def make_data(cfg, dtype, seed=0):
+    d, hidden, out, batch, opt, loss, norm, n = cfg
+    r = np.random.default_rng(seed)
+    X = r.standard_normal((n, d)).astype(dtype)
+    if loss == "squared":
+        y = r.standard_normal(n).astype(dtype)
+    else:
+        y = r.integers(0, out, n)
+    return X, y
+
+
+# --------------------------------------------------------------------- jitmlp
+class JitMLP:
+    name = "jitmlp"
+
+    def __init__(self, cfg, dtype, X, y):
+        import jitmlp as jm
+        d, hidden, out, batch, opt, loss, norm, n = cfg
+        self.model = jm.MLP([d] + hidden + [out], loss=loss, norm=norm,
+                            dtype=dtype, seed=0)
+        o = {"sgd": jm.SGD(lr=LR), "momentum": jm.SGD(lr=LR, momentum=0.9),
+             "adam": jm.Adam(lr=1e-3)}[opt]
+        self.trainer = jm.Trainer(self.model, o, batch_size=batch, epochs=1,
+                                  seed=0, track_grad_norms=False)
+        self.X, self.y = X, y
+
+    def epoch(self):
+        self.trainer.fit(self.X, self.y)
+
+
+# --------------------------------------------------------------------- torch
+class Torch:
+    name = "torch"
+
+    def __init__(self, cfg, dtype, X, y):
+        import torch
+        torch.set_num_threads(os.cpu_count())
+        self.torch = torch
+        d, hidden, out, batch, opt, loss, norm, n = cfg
+        tdt = getattr(torch, dtype)
+        torch.manual_seed(0)
+        layers = []
+        widths = [d] + hidden
+        for a, b in zip(widths[:-1], widths[1:]):
+            layers.append(torch.nn.Linear(a, b, bias=norm is None))
+            if norm == "batch":
+                layers.append(torch.nn.BatchNorm1d(b))
+            layers.append(torch.nn.ReLU())
+        layers.append(torch.nn.Linear(widths[-1], out))
+        self.net = torch.nn.Sequential(*layers).to(tdt)
+        params = self.net.parameters()
+        self.opt = {"sgd": lambda: torch.optim.SGD(params, lr=LR),
+                    "momentum": lambda: torch.optim.SGD(params, lr=LR,
+                                                        momentum=0.9),
+                    "adam": lambda: torch.optim.Adam(params, lr=1e-3)}[opt]()
+        self.X = torch.from_numpy(X)
+        if loss == "squared":
+            self.y = torch.from_numpy(y).reshape(-1, 1)
+            self.loss = lambda h, t: 0.5 * ((h - t) ** 2).sum(1).mean()
+        else:
+            self.y = torch.from_numpy(y)
+            self.loss = torch.nn.functional.cross_entropy
+        self.batch = batch
+        self.gen = torch.Generator().manual_seed(0)
+
+    def epoch(self):
+        torch = self.torch
+        n = self.X.shape[0]
+        perm = torch.randperm(n, generator=self.gen)
+        self.net.train()
+        for s in range(0, n, self.batch):
+            idx = perm[s:s + self.batch]
+            self.opt.zero_grad(set_to_none=True)
+            loss = self.loss(self.net(self.X[idx]), self.y[idx])
+            loss.backward()
+            self.opt.step()
+
+
+# ----------------------------------------------------------------------- jax
+class Jax:
+    name = "jax"
+
+    def __init__(self, cfg, dtype, X, y):
+        if dtype == "float64":
+            os.environ.setdefault("JAX_ENABLE_X64", "1")
+        import jax
+        import jax.numpy as jnp
+        import optax
+        if dtype == "float64":
+            jax.config.update("jax_enable_x64", True)
+        d, hidden, out, batch, opt, loss, norm, n = cfg
+        jdt = jnp.dtype(dtype)
+        widths = [d] + hidden + [out]
+        key = jax.random.PRNGKey(0)
+        params = []
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+            key, k = jax.random.split(key)
+            p = {"W": (jax.random.normal(k, (a, b)) * np.sqrt(2 / a)).astype(jdt)}
+            hidden_layer = i < len(widths) - 2
+            if norm == "batch" and hidden_layer:
+                p["g"] = jnp.ones(b, jdt)
+                p["be"] = jnp.zeros(b, jdt)
+            else:
+                p["b"] = jnp.zeros(b, jdt)
+            params.append(p)
+        tx = {"sgd": optax.sgd(LR), "momentum": optax.sgd(LR, momentum=0.9),
+              "adam": optax.adam(1e-3)}[opt]
+        is_bn = norm == "batch"
+        squared = loss == "squared"
+
+        def forward(params, x):
+            for p in params[:-1]:
+                z = x @ p["W"]
+                if is_bn:
+                    mu = z.mean(0)
+                    var = z.var(0)
+                    z = p["g"] * (z - mu) / jnp.sqrt(var + 1e-5) + p["be"]
+                else:
+                    z = z + p["b"]
+                x = jax.nn.relu(z)
+            return x @ params[-1]["W"] + params[-1]["b"]
+
+        def loss_fn(params, x, t):
+            h = forward(params, x)
+            if squared:
+                return 0.5 * jnp.mean(jnp.sum((h - t[:, None]) ** 2, 1))
+            return jnp.mean(jax.nn.logsumexp(h, 1)
+                            - jnp.take_along_axis(h, t[:, None], 1)[:, 0])
+
+        @jax.jit
+        def step(params, state, x, t):
+            g = jax.grad(loss_fn)(params, x, t)
+            updates, state = tx.update(g, state, params)
+            return optax.apply_updates(params, updates), state
+
+        self.jax = jax
+        self.step = step
+        self.params = params
+        self.state = tx.init(params)
+        self.X = jnp.asarray(X)
+        self.y = jnp.asarray(y)
+        self.batch = batch
+        self.rng = np.random.default_rng(0)
+        self.Xn, self.yn = X, y
+
+    def epoch(self):
+        n = self.Xn.shape[0]
+        perm = self.rng.permutation(n)
+        steps = n // self.batch  # full batches only: one compiled shape
+        params, state = self.params, self.state
+        for s in range(steps):
+            idx = perm[s * self.batch:(s + 1) * self.batch]
+            params, state = self.step(params, state, self.Xn[idx], self.yn[idx])
+        self.jax.block_until_ready(params)
+        self.params, self.state = params, state
+
+
+# ------------------------------------------------------------------- sklearn
+class Sklearn:
+    name = "sklearn"
+
+    def __init__(self, cfg, dtype, X, y):
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+        d, hidden, out, batch, opt, loss, norm, n = cfg
+        if norm is not None:
+            raise NotImplementedError("no BatchNorm in scikit-learn")
+        kw = dict(hidden_layer_sizes=tuple(hidden), activation="relu",
+                  batch_size=batch, alpha=0.0, random_state=0, shuffle=True)
+        if opt == "adam":
+            kw.update(solver="adam", learning_rate_init=1e-3)
+        else:
+            kw.update(solver="sgd", learning_rate_init=LR,
+                      momentum=0.9 if opt == "momentum" else 0.0,
+                      nesterovs_momentum=False)
+        self.est = (MLPRegressor if loss == "squared" else MLPClassifier)(**kw)
+        self.classes = np.arange(out) if loss != "squared" else None
+        self.X, self.y = X, y
+
+    def epoch(self):
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if self.classes is not None:
+                self.est.partial_fit(self.X, self.y, classes=self.classes)
+            else:
+                self.est.partial_fit(self.X, self.y)
+
+
+# --------------------------------------------------------------------- floor
+class Floor:
+    """The step's matrix products alone (forward x@W; backward x.T@delta and
+    delta@W.T) through numpy's BLAS on preallocated arrays, once per batch."""
+    name = "floor"
+
+    def __init__(self, cfg, dtype, X, y):
+        d, hidden, out, batch, opt, loss, norm, n = cfg
+        r = np.random.default_rng(0)
+        w = [d] + hidden + [out]
+        self.W = [r.standard_normal((a, b)).astype(dtype)
+                  for a, b in zip(w[:-1], w[1:])]
+        self.x = [r.standard_normal((batch, a)).astype(dtype) for a in w]
+        self.dW = [np.empty_like(W) for W in self.W]
+        self.dx = [np.empty((batch, a), dtype) for a in w]
+        self.steps = -(-n // batch)
+
+    def epoch(self):
+        W, x, dW, dx = self.W, self.x, self.dW, self.dx
+        L = len(W)
+        for _ in range(self.steps):
+            for l in range(L):
+                np.dot(x[l], W[l], out=x[l + 1])
+            for l in range(L - 1, -1, -1):
+                np.dot(x[l].T, x[l + 1], out=dW[l])
+                if l > 0:
+                    np.dot(x[l + 1], W[l].T, out=dx[l])
+
+
+RUNNERS = {"jitmlp": JitMLP, "torch": Torch, "jax": Jax, "sklearn": Sklearn,
+           "floor": Floor}
+
+
+def measure(configs, dtypes, peers, rounds):
+    rows = []
+    for name in configs:
+        cfg = CONFIGS[name]
+        for dtype in dtypes:
+            X, y = make_data(cfg, dtype)
+            n = X.shape[0]
+            runners = {}
+            for key in ["jitmlp"] + peers + ["floor"]:
+                try:
+                    runners[key] = RUNNERS[key](cfg, dtype, X, y)
+                    runners[key].epoch()  # warm-up: compile, caches, threads
+                except (ImportError, NotImplementedError) as exc:
+                    runners[key] = None
+                    print(f"# {name}/{dtype}: {key} skipped ({exc})",
+                          file=sys.stderr)
+            times = {k: [] for k, r in runners.items() if r is not None}
+            for _ in range(rounds):  # interleaved: every runner each round
+                for k in times:
+                    t0 = time.perf_counter()
+                    runners[k].epoch()
+                    times[k].append(time.perf_counter() - t0)
+            sps = {k: n / statistics.median(v) for k, v in times.items()}
+            rows.append((name, dtype, sps))
+            print(format_row(name, dtype, sps, peers), flush=True)
+    return rows
+
+
+def format_row(name, dtype, sps, peers):
+    j = sps["jitmlp"]
+    cells = [f"{name:8s}", f"{dtype:7s}", f"{j:12,.0f}"]
+    for k in peers:
+        cells.append(f"{sps[k]:11,.0f} {j / sps[k]:7.2f}x" if k in sps
+                     else f"{'n/a':>20s}")
+    cells.append(f"{sps['floor']:12,.0f} {j / sps['floor']:6.0%}")
+    return " | ".join(cells)
+
+
+def header(peers):
+    cols = ["config  ", "dtype  ", "jitmlp s/s  "]
+    cols += [f"{p + ' s/s':>11s} {'ratio':>8s}" for p in peers]
+    cols += ["floor s/s    of floor"]
+    return " | ".join(cols)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--configs", nargs="+", default=list(CONFIGS))
+    p.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    p.add_argument("--peers", nargs="*", default=["torch", "jax", "sklearn"])
+    p.add_argument("--rounds", type=int, default=3)
+    args = p.parse_args(argv)
+    import numba
+    print(f"# {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"numpy {np.__version__}, numba {numba.__version__}")
+    print(header(args.peers))
+    measure(args.configs, args.dtypes, args.peers, args.rounds)
+
+
+if __name__ == "__main__":
+    main()
