@@ -12,6 +12,10 @@ import os as _os
 # Must be set before the OpenMP runtime loads; a user's own setting wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from ._cache import ensure_fresh_kernel_cache as _fresh  # noqa: E402
+
+_fresh()
+
 from . import datasets, schedules  # noqa: E402
 from ._threads import get_num_threads, set_num_threads  # noqa: E402
 from .model import MLP, load  # noqa: E402

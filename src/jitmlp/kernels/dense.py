@@ -22,7 +22,7 @@ from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
 SMALL_PRODUCT = 8192
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def mm_nn(a, b, out):
     """out (B, m) = a (B, n) @ b (n, m)."""
     B, n = a.shape
@@ -39,7 +39,7 @@ def mm_nn(a, b, out):
         np.dot(a, b, out)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath={"contract"})
 def mm_tn(a, d, out):
     """out (n, m) = a.T @ d: the sum over rows of the outer products a_i d_i^T."""
     B, n = a.shape
@@ -57,7 +57,8 @@ def mm_tn(a, d, out):
         np.dot(a.T, d, out)
 
 
-@njit(cache=True)
+# reassociation lets LLVM vectorise the row-times-row reductions
+@njit(cache=True, fastmath={"reassoc", "contract", "nsz"})
 def mm_nt(d, w, out):
     """out (B, n) = d (B, m) @ w.T, w (n, m)."""
     B, m = d.shape
@@ -99,9 +100,11 @@ def forward_batch(params, stats, lay, ws, B, training, store, update_stats,
         mm_nn(x, W, z)
         ob = lay[l, OFF_B]
         if ob >= 0:
+            # a slice, not params[ob + j]: indices from 0 let LLVM vectorise
+            bias = params[ob:ob + n_out]
             for i in range(B):
                 for j in range(n_out):
-                    z[i, j] += params[ob + j]
+                    z[i, j] += bias[j]
         if l == nl - 1:
             break  # linear output layer
         norm = lay[l, NORM]

@@ -26,14 +26,14 @@ def gather(X, Y, order, start, B, ws):
     """Copy rows ``order[start:start+B]`` of X, Y into x^(0) and the target block."""
     d = X.shape[1]
     yc = Y.shape[1]
-    A = ws[WS_A]
-    Yb = ws[WS_Y]
+    x0 = _block(ws[WS_A], 0, B, d)
+    yb = _block(ws[WS_Y], 0, B, yc)
     for i in range(B):
         r = order[start + i]
         for k in range(d):
-            A[i * d + k] = X[r, k]
+            x0[i, k] = X[r, k]
         for k in range(yc):
-            Yb[i * yc + k] = Y[r, k]
+            yb[i, k] = Y[r, k]
 
 
 @njit(cache=True)

@@ -15,14 +15,20 @@ from .consts import (HP_BETA1, HP_BETA2, HP_EPS, HP_MOMENTUM, HP_NESTEROV,
                      HP_WD, OPT_ADAM, OPT_ADAMW)
 
 
-# segments shorter than this are updated by one thread: a parallel region
-# costs microseconds, which would dominate the tiny networks
-PARALLEL_MIN = 1 << 15
+# segments shorter than this are updated by one thread: entering a
+# parallel=True function costs ~7 us (measured), which would dominate the
+# small networks, so the parallel path lives in a function of its own
+PARALLEL_MIN = 1 << 17
 
 
 @njit(cache=True)
-def _update_range(opt, nesterov, params, grad, m, v, a, b, coef):
+def _update_range(opt, nesterov, params_, grad_, m_, v_, a, b, coef):
     """The element loop of one optimizer over params[a:b] (scalars in coef)."""
+    # loops over slices from index 0: with a runtime start index Numba's
+    # negative-index wraparound check stops LLVM from vectorising (6x slower)
+    p_ = params_[a:b]
+    g_ = grad_[a:b]
+    n = p_.shape[0]
     lr_ = coef[0]
     gs = coef[1]
     mu = coef[2]
@@ -35,45 +41,60 @@ def _update_range(opt, nesterov, params, grad, m, v, a, b, coef):
     ibc2 = coef[9]
     wd = coef[10]
     shrink = coef[11]
-    if opt == OPT_ADAMW:
-        for k in range(a, b):
-            p = params[k] * shrink
-            g = gs * grad[k]
-            mk = cb1 * m[k] + c1b1 * g
-            vk = cb2 * v[k] + c1b2 * g * g
-            m[k] = mk
-            v[k] = vk
-            params[k] = p - lr_ * (mk * ibc1) / (math.sqrt(vk * ibc2) + eps)
-    elif opt == OPT_ADAM:
-        for k in range(a, b):
-            p = params[k]
-            g = gs * grad[k] + wd * p
-            mk = cb1 * m[k] + c1b1 * g
-            vk = cb2 * v[k] + c1b2 * g * g
-            m[k] = mk
-            v[k] = vk
-            params[k] = p - lr_ * (mk * ibc1) / (math.sqrt(vk * ibc2) + eps)
-    elif v.shape[0] == 0:  # plain SGD
-        for k in range(a, b):
-            p = params[k]
-            params[k] = p - lr_ * (gs * grad[k] + wd * p)
-    elif nesterov:
-        for k in range(a, b):
-            p = params[k]
-            g = gs * grad[k] + wd * p
-            vk = mu * v[k] + g
-            v[k] = vk
-            params[k] = p - lr_ * (g + mu * vk)
+    if opt == OPT_ADAMW or opt == OPT_ADAM:
+        m = m_[a:b]
+        v = v_[a:b]
+        if opt == OPT_ADAMW:
+            for k in range(n):
+                p = p_[k] * shrink
+                g = gs * g_[k]
+                mk = cb1 * m[k] + c1b1 * g
+                vk = cb2 * v[k] + c1b2 * g * g
+                m[k] = mk
+                v[k] = vk
+                p_[k] = p - lr_ * (mk * ibc1) / (math.sqrt(vk * ibc2) + eps)
+        else:
+            for k in range(n):
+                p = p_[k]
+                g = gs * g_[k] + wd * p
+                mk = cb1 * m[k] + c1b1 * g
+                vk = cb2 * v[k] + c1b2 * g * g
+                m[k] = mk
+                v[k] = vk
+                p_[k] = p - lr_ * (mk * ibc1) / (math.sqrt(vk * ibc2) + eps)
+    elif v_.shape[0] == 0:  # plain SGD
+        for k in range(n):
+            p = p_[k]
+            p_[k] = p - lr_ * (gs * g_[k] + wd * p)
     else:
-        for k in range(a, b):
-            p = params[k]
-            g = gs * grad[k] + wd * p
-            vk = mu * v[k] + g
-            v[k] = vk
-            params[k] = p - lr_ * vk
+        v = v_[a:b]
+        if nesterov:
+            for k in range(n):
+                p = p_[k]
+                g = gs * g_[k] + wd * p
+                vk = mu * v[k] + g
+                v[k] = vk
+                p_[k] = p - lr_ * (g + mu * vk)
+        else:
+            for k in range(n):
+                p = p_[k]
+                g = gs * g_[k] + wd * p
+                vk = mu * v[k] + g
+                v[k] = vk
+                p_[k] = p - lr_ * vk
 
 
 @njit(cache=True, parallel=True)
+def _update_parallel(opt, nesterov, params, grad, m, v, a, b, coef, nth):
+    """params[a:b] in ``nth`` contiguous chunks, one per thread (race-free)."""
+    size = (b - a + nth - 1) // nth
+    for c in prange(nth):
+        lo = a + c * size
+        hi = min(b, lo + size)
+        _update_range(opt, nesterov, params, grad, m, v, lo, hi, coef)
+
+
+@njit(cache=True)
 def apply_update(params, grad, m, v, segs, opt, hp, lr, t, gscale, coef, nth):
     """Update ``params`` in place from ``gscale * grad``; ``t`` is the 1-based step.
 
@@ -107,8 +128,5 @@ def apply_update(params, grad, m, v, segs, opt, hp, lr, t, gscale, coef, nth):
         if n < PARALLEL_MIN or nth == 1:
             _update_range(opt, nesterov, params, grad, m, v, a, b, coef)
         else:
-            size = (n + nth - 1) // nth
-            for c in prange(nth):
-                lo = a + c * size
-                hi = min(b, lo + size)
-                _update_range(opt, nesterov, params, grad, m, v, lo, hi, coef)
+            _update_parallel(opt, nesterov, params, grad, m, v, a, b, coef,
+                             nth)
