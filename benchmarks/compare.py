@@ -271,6 +271,9 @@ def measure(configs, dtypes, peers, rounds):
             times = {k: [] for k, r in runners.items() if r is not None}
             for _ in range(rounds):  # interleaved: every runner each round
                 for k in times:
+                    # let the previous runner's spinning threads (OpenMP,
+                    # OpenBLAS, XLA) go idle before the next one is timed
+                    time.sleep(0.3)
                     t0 = time.perf_counter()
                     runners[k].epoch()
                     times[k].append(time.perf_counter() - t0)
@@ -297,8 +300,68 @@ def header(peers):
     return " | ".join(cols)
 
 
+def _memory_child(key, name, dtype):
+    """In a fresh process (framework imported, data made): the growth of the
+    peak RSS while building the model and training 2 epochs, in MiB."""
+    import resource
+    cfg = CONFIGS[name]
+    X, y = make_data(cfg, dtype)
+    base = _rss_mib()
+    runner = RUNNERS[key](cfg, dtype, X, y)
+    runner.epoch()
+    runner.epoch()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return peak - base
+
+
+def _rss_mib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure_memory(configs, dtypes, peers):
+    """Peak memory of training (model, optimizer state, workspaces, the
+    framework's own buffers) above the process with the data loaded and the
+    framework imported, each framework in its own fresh process."""
+    import subprocess
+    keys = ["jitmlp"] + [p for p in peers if p != "sklearn"]
+    print("# peak RSS growth while building and training 2 epochs (MiB)")
+    print(" | ".join(["config  ", "dtype  "] + [f"{k:>8s}" for k in keys]))
+    for name in configs:
+        for dtype in dtypes:
+            cells = [f"{name:8s}", f"{dtype:7s}"]
+            for key in keys:
+                code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r});"
+                        f"import compare as c; c._import_only({key!r});"
+                        f"print(c._memory_child({key!r}, {name!r}, {dtype!r}))")
+                out = subprocess.run([sys.executable, "-c", code],
+                                     capture_output=True, text=True)
+                try:
+                    cells.append(f"{float(out.stdout.split()[-1]):8.1f}")
+                except (ValueError, IndexError):
+                    cells.append(f"{'n/a':>8s}")
+            print(" | ".join(cells), flush=True)
+
+
+def _import_only(key):
+    """Import the framework (and compile nothing) before the baseline."""
+    if key == "jitmlp":
+        import jitmlp  # noqa: F401
+    elif key == "torch":
+        import torch  # noqa: F401
+    elif key == "jax":
+        import jax  # noqa: F401
+        import optax  # noqa: F401
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--memory", action="store_true",
+                   help="peak-memory table instead of speed (one process "
+                        "per framework and configuration)")
     p.add_argument("--configs", nargs="+", default=list(CONFIGS))
     p.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     p.add_argument("--peers", nargs="*", default=["torch", "jax", "sklearn"])
@@ -308,6 +371,9 @@ def main(argv=None):
     print(f"# {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, "
           f"numpy {np.__version__}, numba {numba.__version__}")
+    if args.memory:
+        measure_memory(args.configs, args.dtypes, args.peers)
+        return
     print(header(args.peers))
     measure(args.configs, args.dtypes, args.peers, args.rounds)
 

@@ -10,8 +10,9 @@ is so small that the call overhead dominates, where a plain loop wins.
 import numpy as np
 from numba import njit
 
-from .activations import phi, phi_and_dphi
-from .consts import (ACT, N_IN, N_OUT, NORM, NORM_BATCH, NORM_LAYER, OFF_B,
+from .activations import phi_and_dphi
+from .consts import (ACT, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU,
+                     LEAKY_SLOPE, N_IN, N_OUT, NORM, NORM_BATCH, NORM_LAYER, OFF_B,
                      OFF_BETA, OFF_GAMMA, OFF_RMEAN, OFF_RVAR, OFF_W, RESID,
                      WS_A, WS_D, WS_G, WS_RS, WS_V, WS_XH, WS_Z, X_IN, X_OUT,
                      Z_OFF)
@@ -131,23 +132,50 @@ def forward_batch(params, stats, lay, ws, B, training, store, update_stats,
         act = lay[l, ACT]
         resid = lay[l, RESID] != 0
         if store:
-            dp = _block(ws[WS_Z], zo, B, n_out)
+            activate(z, x, _block(ws[WS_Z], zo, B, n_out), act, resid)
+        else:
+            activate(z, x, _block(ws[WS_Z], 0, 0, n_out), act, resid)
+
+
+@njit(cache=True, inline="always")
+def activate(z, x, dp, act, resid):
+    """z (B, K) -> phi(z) [+ x] in place; phi'(z) into dp when it has rows.
+
+    The activation code is tested once, outside the element loops, so that
+    the common ones (ReLU, leaky ReLU, identity) vectorise.
+    """
+    B, K = z.shape
+    store = dp.shape[0] > 0
+    if act == ACT_RELU or act == ACT_LEAKY_RELU:
+        slope = 0.0 if act == ACT_RELU else LEAKY_SLOPE
+        if store:
             for i in range(B):
-                for j in range(n_out):
-                    p, d = phi_and_dphi(act, z[i, j])
-                    dp[i, j] = d
-                    if resid:
-                        z[i, j] = p + x[i, j]
-                    else:
-                        z[i, j] = p
+                for j in range(K):
+                    a = z[i, j]
+                    pos = a > 0
+                    dp[i, j] = 1.0 if pos else slope
+                    z[i, j] = a if pos else slope * a
         else:
             for i in range(B):
-                for j in range(n_out):
-                    p = phi(act, z[i, j])
-                    if resid:
-                        z[i, j] = p + x[i, j]
-                    else:
-                        z[i, j] = p
+                for j in range(K):
+                    a = z[i, j]
+                    z[i, j] = a if a > 0 else slope * a
+    elif act == ACT_IDENTITY:
+        if store:
+            for i in range(B):
+                for j in range(K):
+                    dp[i, j] = 1.0
+    else:
+        for i in range(B):
+            for j in range(K):
+                p, d = phi_and_dphi(act, z[i, j])
+                if store:
+                    dp[i, j] = d
+                z[i, j] = p
+    if resid:
+        for i in range(B):
+            for j in range(K):
+                z[i, j] += x[i, j]
 
 
 @njit(cache=True)
