@@ -207,3 +207,34 @@ def test_adam_on_digits_reaches_97_percent():
                                validation_data=(sx.transform(Xte), yte))
     assert max(h.val_accuracy) >= 0.97
     assert m.score(sx.transform(Xte), yte) >= 0.97
+
+
+def test_parallel_update_is_bitwise_independent_of_thread_count():
+    import numba
+    r = np.random.default_rng(0)
+    X = r.standard_normal((16, 600)).astype(np.float32)
+    y = r.integers(0, 3, 16)
+    # Numba's threads only: BLAS may partition differently per thread count
+    results = []
+    prev = numba.get_num_threads()
+    try:
+        for n in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(n)
+            m = jm.MLP([600, 256, 3], loss="cross_entropy", dtype="float32",
+                       seed=0)  # W of 153,600 > 2**17: the parallel path
+            tr = jm.Trainer(m, jm.Adam(lr=1e-3), seed=0)
+            for _ in range(3):
+                tr.step(X, y)
+            results.append(m.params.copy())
+    finally:
+        numba.set_num_threads(prev)
+    assert np.array_equal(results[0], results[1])
+
+
+def test_set_num_threads_validates():
+    with pytest.raises(ValueError, match="positive integer"):
+        jm.set_num_threads(0)
+    prev = jm.get_num_threads()
+    assert jm.set_num_threads(1) == prev
+    assert jm.get_num_threads() == 1
+    jm.set_num_threads(prev)

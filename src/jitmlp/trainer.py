@@ -187,6 +187,8 @@ class Trainer:
         return hp
 
     def _lrs(self, t0, steps):
+        if type(self.schedule) is Constant:  # the common case, kept cheap
+            return np.full(steps, self.optimizer.lr)
         lrs = self.schedule.values(np.arange(t0, t0 + steps, dtype=np.int64),
                                    self.optimizer.lr)
         lrs = np.ascontiguousarray(lrs, dtype=np.float64)
