@@ -20,8 +20,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 NETS = {
     "sigmoid": dict(activation="sigmoid", init="xavier"),
     "ReLU": dict(activation="relu"),
-    "ReLU + residual": dict(activation="relu", residual=True,
-                            init_scale=0.3),
+    # residual branches scaled by 1/sqrt(L) at init (else the sum of L
+    # branches grows the activations geometrically): set per depth below
+    "ReLU + residual": dict(activation="relu", residual=True),
     "ReLU + BatchNorm": dict(activation="relu", norm="batch"),
 }
 
@@ -38,8 +39,11 @@ def main(argv=None):
     print(f"{'network':18s} {'depth':>5s} {'||dW1|| / ||dW_L||':>20s}")
     for name, kw in NETS.items():
         for L in depths:
+            if kw.get("residual"):
+                kw = dict(kw, init_scale=1.0 / np.sqrt(L))
             model = jm.MLP([32] + [width] * L + [1], seed=0, **kw)
-            tr = jm.Trainer(model, jm.SGD(lr=1e-3), batch_size=32, epochs=1,
+            # a small rate: the norms stay those of the initial network
+            tr = jm.Trainer(model, jm.SGD(lr=1e-4), batch_size=32, epochs=1,
                             seed=0)
             h = tr.fit(X, y)
             g = h.grad_norms[0][:-1]   # hidden layers, first to last
