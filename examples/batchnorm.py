@@ -33,6 +33,8 @@ LABELS = {None: "no normalisation", "batch": "BatchNorm", "layer": "LayerNorm"}
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--outdir", default=os.path.join(HERE, "figures"),
+                   help="where to save the figure")
     args = p.parse_args(argv)
     epochs = 2 if args.quick else 15
     depth = 4 if args.quick else 10
@@ -90,8 +92,8 @@ def main(argv=None):
     ax[2].set_ylabel("training loss")
     ax[0].legend()
     fig.tight_layout()
-    os.makedirs(os.path.join(HERE, "figures"), exist_ok=True)
-    path = os.path.join(HERE, "figures", "batchnorm.png")
+    os.makedirs(args.outdir, exist_ok=True)
+    path = os.path.join(args.outdir, "batchnorm.png")
     fig.savefig(path, dpi=100)
     print(f"saved {path}")
 

@@ -22,6 +22,8 @@ DEPTH = 30
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--outdir", default=os.path.join(HERE, "figures"),
+                   help="where to save the figure")
     args = p.parse_args(argv)
     epochs = 2 if args.quick else 30
     width = 64
@@ -66,8 +68,8 @@ def main(argv=None):
     ax[0].legend(fontsize=8)
     fig.suptitle(f"{DEPTH}-layer ReLU network, width {width}")
     fig.tight_layout()
-    os.makedirs(os.path.join(HERE, "figures"), exist_ok=True)
-    path = os.path.join(HERE, "figures", "initialization.png")
+    os.makedirs(args.outdir, exist_ok=True)
+    path = os.path.join(args.outdir, "initialization.png")
     fig.savefig(path, dpi=100)
     print(f"saved {path}")
 

@@ -69,6 +69,8 @@ def run(task, epochs):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a few epochs only")
+    p.add_argument("--outdir", default=os.path.join(HERE, "figures"),
+                   help="where to save the figure")
     args = p.parse_args(argv)
     epochs = 3 if args.quick else 100
     tasks = ["diabetes", "breast cancer", "digits"]
@@ -99,8 +101,8 @@ def main(argv=None):
     ax[1].set_yscale("log")
     ax[1].set_title(f"training time, {epochs} epochs (s)")
     fig.tight_layout()
-    os.makedirs(os.path.join(HERE, "figures"), exist_ok=True)
-    path = os.path.join(HERE, "figures", "quickstart.png")
+    os.makedirs(args.outdir, exist_ok=True)
+    path = os.path.join(args.outdir, "quickstart.png")
     fig.savefig(path, dpi=100)
     print(f"saved {path}")
 

@@ -22,6 +22,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--outdir", default=os.path.join(HERE, "figures"),
+                   help="where to save the figure")
     args = p.parse_args(argv)
     epochs = 3 if args.quick else 30
     n = 2000 if args.quick else 20000
@@ -58,8 +60,8 @@ def main(argv=None):
         a.set_ylabel("training loss")
     ax[0].legend(fontsize=8)
     fig.tight_layout()
-    os.makedirs(os.path.join(HERE, "figures"), exist_ok=True)
-    path = os.path.join(HERE, "figures", "sgd_vs_minibatch.png")
+    os.makedirs(args.outdir, exist_ok=True)
+    path = os.path.join(args.outdir, "sgd_vs_minibatch.png")
     fig.savefig(path, dpi=100)
     print(f"saved {path}")
 

@@ -30,6 +30,8 @@ NETS = {
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--outdir", default=os.path.join(HERE, "figures"),
+                   help="where to save the figure")
     args = p.parse_args(argv)
     depths = [5, 20] if args.quick else [5, 20, 50]
     X, y = jm.datasets.make_regression(512 if args.quick else 4096,
@@ -62,8 +64,8 @@ def main(argv=None):
     axes[0][0].set_ylabel("mean ||dW^(l)||, first epoch")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    os.makedirs(os.path.join(HERE, "figures"), exist_ok=True)
-    path = os.path.join(HERE, "figures", "vanishing_gradients.png")
+    os.makedirs(args.outdir, exist_ok=True)
+    path = os.path.join(args.outdir, "vanishing_gradients.png")
     fig.savefig(path, dpi=100)
     print(f"saved {path}")
 
