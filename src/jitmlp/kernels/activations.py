@@ -14,7 +14,7 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def phi_and_dphi(code, a):
     """Return ``(phi(a), phi'(a))`` for the activation ``code``."""
     if code == ACT_RELU:
@@ -48,7 +48,7 @@ def phi_and_dphi(code, a):
     return a, 1.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def phi(code, a):
     """``phi(a)`` alone (evaluation mode: no derivative needed)."""
     if code == ACT_RELU:

@@ -23,7 +23,7 @@ from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
 SMALL_PRODUCT = 8192
 
 
-@njit(cache=True, fastmath={"contract"})
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def mm_nn(a, b, out):
     """out (B, m) = a (B, n) @ b (n, m)."""
     B, n = a.shape
@@ -40,7 +40,7 @@ def mm_nn(a, b, out):
         np.dot(a, b, out)
 
 
-@njit(cache=True, fastmath={"contract"})
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def mm_tn(a, d, out):
     """out (n, m) = a.T @ d: the sum over rows of the outer products a_i d_i^T."""
     B, n = a.shape
@@ -59,7 +59,7 @@ def mm_tn(a, d, out):
 
 
 # reassociation lets LLVM vectorise the row-times-row reductions
-@njit(cache=True, fastmath={"reassoc", "contract", "nsz"})
+@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
 def mm_nt(d, w, out):
     """out (B, n) = d (B, m) @ w.T, w (n, m)."""
     B, m = d.shape
@@ -75,12 +75,12 @@ def mm_nt(d, w, out):
         np.dot(d, w.T, out)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _block(buf, off, rows, cols):
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def forward_batch(params, stats, lay, ws, B, training, store, update_stats,
                   bn_momentum, eps):
     """Forward pass of the B rows already in x^(0) (the head of ws[WS_A]).
@@ -137,7 +137,7 @@ def forward_batch(params, stats, lay, ws, B, training, store, update_stats,
             activate(z, x, _block(ws[WS_Z], 0, 0, n_out), act, resid)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def activate(z, x, dp, act, resid):
     """z (B, K) -> phi(z) [+ x] in place; phi'(z) into dp when it has rows.
 
@@ -178,7 +178,7 @@ def activate(z, x, dp, act, resid):
                 z[i, j] += x[i, j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def backward_batch(params, grad, lay, ws, B):
     """Delta recursion from delta^(L+1) (the head of ws[WS_D]) down to layer 1.
 

@@ -16,12 +16,12 @@ from .losses import loss_and_delta
 from .update import apply_update
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _block(buf, off, rows, cols):
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gather(X, Y, order, start, B, ws):
     """Copy rows ``order[start:start+B]`` of X, Y into x^(0) and the target block."""
     d = X.shape[1]
@@ -36,7 +36,7 @@ def gather(X, Y, order, start, B, ws):
             yb[i, k] = Y[r, k]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def batch_loss_grad(params, stats, grad, lay, ws, B, yc, loss_code,
                     update_stats, bn_momentum, eps):
     """Forward + loss + backward on the B gathered rows; returns the loss sum."""
@@ -52,7 +52,7 @@ def batch_loss_grad(params, stats, grad, lay, ws, B, yc, loss_code,
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sq_norm(a, lo, hi):
     s = 0.0
     for k in range(lo, hi):
@@ -60,7 +60,7 @@ def sq_norm(a, lo, hi):
     return s
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def train_epoch(params, stats, grad, m, v, lay, segs, ws, X, Y, order,
                 batch_size, lrs, t0, hp, cfg, step_loss, gnorm_acc):
     """Train over ``order`` in batches of ``batch_size`` (the last may be smaller).

@@ -11,7 +11,7 @@ from numba import njit
 from .consts import LOSS_CROSS_ENTROPY, LOSS_LOGISTIC
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def loss_and_delta(h, y, loss_code, delta, scale, want_delta):
     """Sum over the rows of the per-sample loss; ``delta = scale * dloss/dh``.
 

@@ -7,12 +7,12 @@ from .epoch import gather
 from .losses import loss_and_delta
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy", inline="always")
 def _block(buf, off, rows, cols):
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def forward_rows(params, stats, lay, ws, X, Y, order, chunk, training, eps,
                  loss_code, out):
     """Forward all rows of X in chunks; copy h into ``out`` (n, out) when it is
