@@ -19,8 +19,9 @@ from .consts import (ACT, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU,
 from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
                    layernorm_forward)
 
-# multiply-adds below which a loop beats the BLAS call (measured: see README)
-SMALL_PRODUCT = 8192
+# multiply-adds up to which a loop beats the BLAS call (measured: 1x16x32
+# 0.12 us looped vs 0.21 us BLAS; 32x64x1 7.6 us looped vs 0.22 us BLAS)
+SMALL_PRODUCT = 1024
 
 
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
