@@ -78,6 +78,7 @@ def mm_nt(d, w, out):
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _block(buf, off, rows, cols):
+    """The (rows, cols) C-contiguous view of buf[off:off + rows*cols]."""
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 

@@ -11,14 +11,9 @@ from numba import njit
 from .consts import (CFG_GNORM_STRIDE, CFG_LOSS, CFG_OPT, CFG_THREADS, HP_BN_MOMENTUM,
                      HP_CLIP, HP_NORM_EPS, N_IN, N_OUT, OFF_W, WS_A, WS_D,
                      WS_C, WS_Y, X_OUT)
-from .dense import backward_batch, forward_batch
+from .dense import _block, backward_batch, forward_batch
 from .losses import loss_and_delta
 from .update import apply_update
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _block(buf, off, rows, cols):
-    return buf[off:off + rows * cols].reshape((rows, cols))
 
 
 @njit(cache=True, error_model="numpy")

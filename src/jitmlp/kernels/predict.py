@@ -2,14 +2,9 @@
 from numba import njit
 
 from .consts import N_OUT, WS_A, WS_D, WS_Y, X_OUT
-from .dense import forward_batch
+from .dense import _block, forward_batch
 from .epoch import gather
 from .losses import loss_and_delta
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _block(buf, off, rows, cols):
-    return buf[off:off + rows * cols].reshape((rows, cols))
 
 
 @njit(cache=True, error_model="numpy")
