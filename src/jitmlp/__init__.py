@@ -24,6 +24,15 @@ from .trainer import DivergenceError, History, Trainer  # noqa: E402
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # the estimators need scikit-learn, an optional extra: import on use
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from . import estimators
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'jitmlp' has no attribute {name!r}")
+
 __all__ = ["MLP", "load", "SGD", "Adam", "AdamW", "Optimizer", "Trainer",
            "History", "DivergenceError", "schedules", "datasets",
-           "set_num_threads", "get_num_threads", "__version__"]
+           "set_num_threads", "get_num_threads", "MLPClassifier",
+           "MLPRegressor", "__version__"]

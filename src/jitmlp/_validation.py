@@ -85,6 +85,9 @@ def check_X(X, n_features, dtype, name="X"):
         raise ValueError(f"{name} has {arr.shape[1]} features but the model "
                          f"expects {n_features}")
     out = np.ascontiguousarray(arr, dtype=dtype)
+    if not out.flags.writeable:
+        # read-only arrays are another type to Numba: copy, not recompile
+        out = out.copy()
     if not np.isfinite(out).all():
         bad = int(np.count_nonzero(~np.isfinite(out)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s) "

@@ -368,6 +368,19 @@ class MLP:
             return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else 0.0
         return float(np.mean(yp == Yc[:, 0]))
 
+    # pickling: workspaces are rebuilt on demand, buffers come back writable
+    # (an unpickled read-only buffer, e.g. a memmap, could not be trained)
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_ws_cache"] = {}
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.params = np.array(self.params, copy=True)
+        self.stats = np.array(self.stats, copy=True)
+        self._ws_cache = {}
+
     # ------------------------------------------------------------ persistence
     def save(self, path):
         """Write architecture, parameters and running statistics to ``.npz``.

@@ -56,6 +56,12 @@ class Optimizer:
             self.v = np.zeros(P if need_v else 0, model.dtype)
         self._bound = (P, model.dtype)
 
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        for k in ("m", "v"):
+            if self.__dict__.get(k) is not None:
+                setattr(self, k, np.array(getattr(self, k), copy=True))
+
     def reset(self):
         """Forget the moments and the step count."""
         self.t = 0

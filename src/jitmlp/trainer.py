@@ -157,6 +157,11 @@ class Trainer:
         self.history = History()
         self._grad = None
 
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_grad"] = None  # scratch, rebuilt on demand
+        return state
+
     # ------------------------------------------------------------- resuming
     def state_dict(self):
         """Epoch count, optimizer and schedule state: with the model's state
