@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 try:
@@ -64,12 +65,10 @@ class _BaseMLP(BaseEstimator):
 
     # ---------------------------------------------------------------- helpers
     def _seed(self):
-        rs = self.random_state
-        if rs is None or isinstance(rs, numbers.Integral):
-            return None if rs is None else int(rs)
-        return int(np.random.RandomState(rs).randint(2 ** 31 - 1)) \
-            if not isinstance(rs, np.random.RandomState) \
-            else int(rs.randint(2 ** 31 - 1))
+        """random_state as the integer seed jitmlp takes (drawn once per fit)."""
+        if isinstance(self.random_state, numbers.Integral):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(2 ** 31 - 1))
 
     def _hidden(self):
         h = self.hidden_layer_sizes
@@ -104,17 +103,18 @@ class _BaseMLP(BaseEstimator):
         return min(int(self.batch_size), n)
 
     def _make(self, n_features, n_outputs, n_samples):
+        seed = self._seed()
         self.model_ = MLP([n_features] + self._hidden() + [n_outputs],
                           activation=self.activation, norm=self.norm,
                           residual=self.residual, loss=self._loss,
-                          dtype=self.dtype, seed=self._seed())
+                          dtype=self.dtype, seed=seed)
         callbacks = []
         if not self.early_stopping:
             callbacks.append(self._stall_callback())
         self.trainer_ = Trainer(
             self.model_, self._optimizer(),
             batch_size=self._batch(n_samples), epochs=1,
-            shuffle=self.shuffle, seed=self._seed() or 0,
+            shuffle=self.shuffle, seed=seed,
             validation_split=(self.validation_fraction if self.early_stopping
                               else 0.0),
             early_stopping=self.early_stopping,

@@ -183,13 +183,12 @@ class Trainer:
         self.history = History()
 
     # ------------------------------------------------------------- helpers
-    def _kernel_args(self):
+    def _gradient_buffer(self):
         m = self.model
         if self._grad is None or self._grad.shape != m.params.shape \
                 or self._grad.dtype != m.dtype:
             self._grad = np.zeros_like(m.params)
-        hp = self.optimizer._hp(m, self.clip_grad_norm or 0.0)
-        return hp
+        return self._grad
 
     def _lrs(self, t0, steps):
         if type(self.schedule) is Constant:  # the common case, kept cheap
@@ -205,15 +204,15 @@ class Trainer:
     def _run(self, X, Y, order, batch_size, lrs, stride):
         m = self.model
         opt = self.optimizer
-        hp = self._kernel_args()
+        hp = opt._hp(m, self.clip_grad_norm or 0.0)
         steps = lrs.shape[0]
         cfg = np.array([m._loss_code, opt._code, stride,
                         numba.get_num_threads()], np.int64)
         step_loss = np.zeros(steps, np.float64)
         gn = np.zeros(m.layout.shape[0] + 1, np.float64)
         ws = m._workspace(batch_size, Y.shape[1])
-        done = train_epoch(m.params, m.stats, self._grad, opt.m, opt.v,
-                           m.layout, m._layout.segments, ws, X, Y, order,
+        done = train_epoch(m.params, m.stats, self._gradient_buffer(), opt.m,
+                           opt.v, m.layout, m._layout.segments, ws, X, Y, order,
                            batch_size, lrs, opt.t, hp, cfg, step_loss, gn)
         opt.t += done
         return done, step_loss, gn
@@ -226,7 +225,7 @@ class Trainer:
         training mode; BatchNorm running statistics move once.
         """
         m = self.model
-        X = m._check_X(X_batch, )
+        X = m._check_X(X_batch)
         Y = m._check_y(y_batch, X.shape[0])
         B = X.shape[0]
         if m.norm == "batch" and B < 2:
@@ -294,7 +293,7 @@ class Trainer:
             except (TypeError, ValueError):
                 raise ValueError("validation_data must be a pair (X_val, "
                                  "y_val)") from None
-            Xv = m._check_X(xv, )
+            Xv = m._check_X(xv)
             Yv = m._check_y(yv, Xv.shape[0])
         elif self.validation_split > 0:
             X, Y, Xv, Yv = self._split(X, Y)

@@ -46,13 +46,3 @@ def phi_and_dphi(code, a):
         return e - 1.0, e
     # ACT_IDENTITY
     return a, 1.0
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def phi(code, a):
-    """``phi(a)`` alone (evaluation mode: no derivative needed)."""
-    if code == ACT_RELU:
-        return a if a > 0 else 0.0 * a
-    if code == ACT_IDENTITY:
-        return a
-    return phi_and_dphi(code, a)[0]

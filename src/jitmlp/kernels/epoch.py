@@ -49,9 +49,11 @@ def batch_loss_grad(params, stats, grad, lay, ws, B, yc, loss_code,
 
 @njit(cache=True, error_model="numpy")
 def sq_norm(a, lo, hi):
+    """sum(a[lo:hi]^2) in float64 (a slice from 0, as in update.py)."""
+    b = a[lo:hi]
     s = 0.0
-    for k in range(lo, hi):
-        s += a[k] * a[k]
+    for k in range(b.shape[0]):
+        s += b[k] * b[k]
     return s
 
 

@@ -43,26 +43,18 @@ def _update_range(opt, nesterov, params_, grad_, m_, v_, a, b, coef):
     wd = coef[10]
     shrink = coef[11]
     if opt == OPT_ADAMW or opt == OPT_ADAM:
+        # one loop for both: Adam has shrink = 1 and the L2 term wd;
+        # AdamW shrinks p first and has wd = 0 (see apply_update)
         m = m_[a:b]
         v = v_[a:b]
-        if opt == OPT_ADAMW:
-            for k in range(n):
-                p = p_[k] * shrink
-                g = gs * g_[k]
-                mk = cb1 * m[k] + c1b1 * g
-                vk = cb2 * v[k] + c1b2 * g * g
-                m[k] = mk
-                v[k] = vk
-                p_[k] = p - lr_ * (mk * ibc1) / (math.sqrt(vk * ibc2) + eps)
-        else:
-            for k in range(n):
-                p = p_[k]
-                g = gs * g_[k] + wd * p
-                mk = cb1 * m[k] + c1b1 * g
-                vk = cb2 * v[k] + c1b2 * g * g
-                m[k] = mk
-                v[k] = vk
-                p_[k] = p - lr_ * (mk * ibc1) / (math.sqrt(vk * ibc2) + eps)
+        for k in range(n):
+            p = p_[k] * shrink
+            g = gs * g_[k] + wd * p
+            mk = cb1 * m[k] + c1b1 * g
+            vk = cb2 * v[k] + c1b2 * g * g
+            m[k] = mk
+            v[k] = vk
+            p_[k] = p - lr_ * (mk * ibc1) / (math.sqrt(vk * ibc2) + eps)
     elif v_.shape[0] == 0:  # plain SGD
         for k in range(n):
             p = p_[k]
@@ -121,8 +113,12 @@ def apply_update(params, grad, m, v, segs, opt, hp, lr, t, gscale, coef, nth):
         coef[9] = 1.0 / (1.0 - b2 ** t)
     for s in range(segs.shape[0]):
         wd64 = hp[HP_WD] if segs[s, 2] != 0 else 0.0
-        coef[10] = wd64
-        coef[11] = 1.0 - lr * wd64
+        if opt == OPT_ADAMW:   # decoupled: p *= 1 - lr wd, no L2 term
+            coef[10] = 0.0
+            coef[11] = 1.0 - lr * wd64
+        else:                  # L2: g += wd p
+            coef[10] = wd64
+            coef[11] = 1.0
         a = segs[s, 0]
         b = segs[s, 1]
         n = b - a
