@@ -221,10 +221,10 @@ def test_parallel_update_is_bitwise_independent_of_thread_count(opt):
              np.abs(r.standard_normal(n)).astype(np.float32),
              np.abs(r.standard_normal(n)).astype(np.float32))
     p, m, v = (a.copy() for a in start)
-    _update_range(opt, False, p, g, m, v, 0, n, coef)
+    _update_range(opt, False, p, g.copy(), m, v, 0, n, coef)
     for nth in (1, 2, 3):
         p2, m2, v2 = (a.copy() for a in start)
-        _update_parallel(opt, False, p2, g, m2, v2, 0, n, coef, nth)
+        _update_parallel(opt, False, p2, g.copy(), m2, v2, 0, n, coef, nth)
         assert np.array_equal(p, p2) and np.array_equal(v, v2)
 
 

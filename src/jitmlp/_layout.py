@@ -111,4 +111,5 @@ def make_workspace(layout, capacity, y_cols, dtype):
     ws[C.WS_D] = np.zeros(B * mw, dtype)
     ws[C.WS_Y] = np.zeros(max(B * y_cols, 1), dtype)
     ws[C.WS_C] = np.zeros(16, dtype)
+    ws[C.WS_S] = np.zeros(max(layout.n_stats, 1), dtype)
     return tuple(ws)

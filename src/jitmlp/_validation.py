@@ -13,6 +13,11 @@ NORMS = {None: C.NORM_NONE, "batch": C.NORM_BATCH, "layer": C.NORM_LAYER}
 LOSSES = {"squared": C.LOSS_SQUARED, "logistic": C.LOSS_LOGISTIC,
           "cross_entropy": C.LOSS_CROSS_ENTROPY}
 INITS = ("he", "xavier", "lecun")
+
+# the one wording of the BatchNorm batch-size rule (callers add the numbers)
+BN_TWO_ROWS = ("BatchNorm in training mode needs at least 2 samples per batch "
+               "(the batch variance of 1 sample is 0); call model.eval() to "
+               "use the running statistics")
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
@@ -71,6 +76,18 @@ def _numeric(name, a):
     return arr
 
 
+def _kernel_array(arr, dtype):
+    """C-contiguous, aligned, writable, native-order ``dtype``: the one array
+    type the kernels are compiled for.  A read-only or unaligned array is
+    another type to Numba (a second kernel set, 5-12 s of compiling): a copy
+    is cheaper."""
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if not (out.flags.writeable and out.flags.aligned
+            and out.dtype.isnative):
+        out = np.array(out, dtype=dtype, order="C", copy=True)
+    return out
+
+
 def check_X(X, n_features, dtype, name="X"):
     """Return X as a C-contiguous (n, n_features) array of ``dtype``."""
     arr = _numeric(name, X)
@@ -84,10 +101,7 @@ def check_X(X, n_features, dtype, name="X"):
     if arr.shape[1] != n_features:
         raise ValueError(f"{name} has {arr.shape[1]} features but the model "
                          f"expects {n_features}")
-    out = np.ascontiguousarray(arr, dtype=dtype)
-    if not out.flags.writeable:
-        # read-only arrays are another type to Numba: copy, not recompile
-        out = out.copy()
+    out = _kernel_array(arr, dtype)
     if not np.isfinite(out).all():
         bad = int(np.count_nonzero(~np.isfinite(out)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s) "
@@ -115,7 +129,7 @@ def check_y(y, n, loss_code, n_out, dtype, name="y"):
         elif arr.shape[1] != n_out:
             raise ValueError(f"{name} has {arr.shape[1]} columns but the model "
                              f"has {n_out} outputs")
-        out = np.ascontiguousarray(arr, dtype=dtype)
+        out = _kernel_array(arr, dtype)
         if not np.isfinite(out).all():
             raise ValueError(f"{name} overflows {dtype}")
         return out
@@ -136,4 +150,4 @@ def check_y(y, n, loss_code, n_out, dtype, name="y"):
             bad = np.unique(arr[~ok])[:5]
             raise ValueError(f"{name} for cross_entropy must be integer class "
                              f"indices in [0, {n_out}); found {bad.tolist()}")
-    return np.ascontiguousarray(arr.reshape(-1, 1), dtype=dtype)
+    return _kernel_array(arr.reshape(-1, 1), dtype)

@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 
 from . import _validation as V
+from ._errors import NonFiniteOutputError
 from ._layout import build_layout, make_workspace
 from .kernels import batch_loss_grad, forward_rows, gather
 from .kernels import consts as C
@@ -14,6 +15,13 @@ from .kernels import consts as C
 FORMAT = "jitmlp-npz"
 FORMAT_VERSION = 1
 _PREDICT_CHUNK = 1024
+# workspaces up to this size stay cached on the model between calls; larger
+# ones (a full-batch loss_and_grad on 50k rows took 565 MiB) are freed after
+# the call that needed them
+_WS_CACHE_BYTES = 64 << 20
+# rows per block when loss_and_grad sums the gradient of a large batch
+# without BatchNorm (whose batch statistics need all rows at once)
+_GRAD_CHUNK = 4096
 
 
 class MLP:
@@ -80,7 +88,8 @@ class MLP:
         dt = V.resolve_dtype(dtype)
         init_scale = V.real("init_scale", init_scale, low=0.0)
         bn_momentum = V.real("bn_momentum", bn_momentum, low=0.0, high=1.0)
-        norm_eps = V.real("norm_eps", norm_eps, low=0.0)
+        # eps = 0 divides by zero for a constant feature (NaN outputs)
+        norm_eps = V.real("norm_eps", norm_eps, low=0.0, low_open=True)
         if loss == "logistic" and sizes[-1] != 1:
             raise ValueError(f"the logistic loss needs 1 output; sizes ends "
                              f"with {sizes[-1]}")
@@ -95,20 +104,11 @@ class MLP:
                             init_scale=init_scale, dtype=dt.name,
                             bn_momentum=bn_momentum, norm_eps=norm_eps,
                             seed=seed)
-        self.dtype = dt
-        self.sizes = tuple(sizes)
-        self.activation = activation
-        self.norm = norm
-        self.residual = bool(residual)
-        self.loss_name = loss
-        self.bn_momentum = bn_momentum
-        self.norm_eps = norm_eps
         self._loss_code = V.LOSSES[loss]
         self._layout = build_layout(sizes, V.ACTIVATIONS[activation],
                                     V.NORMS[norm], residual)
-        self.layout = self._layout.table
-        self.params = np.zeros(self._layout.n_params, dtype=dt)
-        self.stats = np.zeros(self._layout.n_stats, dtype=dt)
+        self._params = np.zeros(self._layout.n_params, dtype=dt)
+        self._stats = np.zeros(self._layout.n_stats, dtype=dt)
         self._ws_cache = {}
         self.training = True
         self._initialise(init, init_scale, seed)
@@ -130,13 +130,16 @@ class MLP:
                 sd[prefix + ".running_var"][...] = 1.0
 
     def _workspace(self, capacity, y_cols):
+        """Workspace for batches of up to ``capacity`` rows.  Kept for the next
+        call when it is at most _WS_CACHE_BYTES, else freed after this use."""
         key = y_cols
         ws = self._ws_cache.get(key)
-        if ws is None or ws[0] < capacity:
-            ws = (capacity, make_workspace(self._layout, capacity, y_cols,
-                                           self.dtype))
-            self._ws_cache[key] = ws
-        return ws[1]
+        if ws is not None and ws[0] >= capacity:
+            return ws[1]
+        fresh = make_workspace(self._layout, capacity, y_cols, self.dtype)
+        if sum(a.nbytes for a in fresh) <= _WS_CACHE_BYTES:
+            self._ws_cache[key] = (capacity, fresh)
+        return fresh
 
     @property
     def n_outputs(self):
@@ -154,6 +157,69 @@ class MLP:
     def y_cols(self):
         """Columns of the target array the kernels receive."""
         return self.n_outputs if self._loss_code == C.LOSS_SQUARED else 1
+
+    # The architecture is fixed at construction: the kernels trust the layout
+    # table and the buffer sizes, so these are read-only.
+    dtype = property(lambda self: self._params.dtype, doc="numpy dtype of "
+                     "every buffer and output")
+    sizes = property(lambda self: tuple(self._config["sizes"]),
+                     doc="layer widths [d, K1, ..., KL, out]")
+    activation = property(lambda self: self._config["activation"])
+    norm = property(lambda self: self._config["norm"])
+    residual = property(lambda self: self._config["residual"])
+    loss_name = property(lambda self: self._config["loss"])
+    bn_momentum = property(lambda self: self._config["bn_momentum"])
+    norm_eps = property(lambda self: self._config["norm_eps"])
+    layout = property(lambda self: self._layout.table,
+                      doc="the integer layout table (read-only view)")
+
+    @property
+    def params(self):
+        """The one flat 1-D buffer of all trainable parameters (writable in
+        place).  Assigning an array copies its values in; its shape must be
+        ``(n_params,)``, its dtype real, its values finite."""
+        return self._params
+
+    @params.setter
+    def params(self, value):
+        self._params[...] = self._checked_buffer("params", value,
+                                                 self._params.shape)
+
+    @property
+    def stats(self):
+        """The BatchNorm running statistics, flat (empty without BatchNorm).
+        Assigning copies values in, as for :attr:`params`; running_var must
+        stay > 0."""
+        return self._stats
+
+    @stats.setter
+    def stats(self, value):
+        a = self._checked_buffer("stats", value, self._stats.shape)
+        sd = {n: (off, shape) for n, buf, off, shape in self._layout.entries
+              if buf == "stats"}
+        for name, (off, shape) in sd.items():
+            if name.endswith("running_var") and \
+                    (a[off:off + shape[0]] <= 0).any():
+                raise ValueError(f"stats: {name} must be > 0")
+        self._stats[...] = a
+
+    def _checked_buffer(self, name, value, shape):
+        try:
+            a = np.asarray(value)
+        except Exception:
+            a = None
+        if a is None or a.dtype.kind not in "iuf":
+            raise TypeError(f"{name} must be a real numeric array; got "
+                            f"{getattr(a, 'dtype', type(value).__name__)}")
+        if a.shape != shape:
+            raise ValueError(f"{name} must have shape {shape}; got {a.shape}"
+                             f" (the architecture is fixed; build a new MLP "
+                             f"for another one)")
+        a = a.astype(self.dtype, copy=False)
+        if not np.isfinite(a).all():
+            raise ValueError(f"{name} contains NaN or infinite values (in "
+                             f"{self.dtype})")
+        return a
 
     def get_config(self):
         """The constructor arguments (JSON-serialisable)."""
@@ -236,19 +302,29 @@ class MLP:
             sd[name][...] = a
 
     # --------------------------------------------------------------- inference
-    def _check_X(self, X):
-        return V.check_X(X, self.n_features, self.dtype)
+    def _check_X(self, X, name="X"):
+        return V.check_X(X, self.n_features, self.dtype, name=name)
 
-    def _check_y(self, y, n):
-        return V.check_y(y, n, self._loss_code, self.n_outputs, self.dtype)
+    def _check_y(self, y, n, name="y"):
+        return V.check_y(y, n, self._loss_code, self.n_outputs, self.dtype,
+                         name=name)
+
+    def _finite_output(self, what, a):
+        """Raise instead of returning NaN or inf from finite inputs."""
+        if not np.isfinite(a).all():
+            bad = int(np.count_nonzero(~np.isfinite(a)))
+            raise NonFiniteOutputError(
+                f"{what}: the network's output has {bad} NaN or infinite "
+                f"value(s) for finite inputs (overflow in {self.dtype}); "
+                f"scale the inputs, use dtype='float64', or check the "
+                f"parameters")
+        return a
 
     def _run_rows(self, Xc, Yc, loss_code, want_out):
         n = Xc.shape[0]
         if self._batch_norm_in_training():
             if n < 2:
-                raise ValueError("BatchNorm in training mode needs at least 2 "
-                                 "samples; call model.eval() to use the "
-                                 "running statistics")
+                raise ValueError(V.BN_TWO_ROWS + f"; got {n} sample")
             chunk = n
         else:
             chunk = min(n, _PREDICT_CHUNK)
@@ -269,7 +345,7 @@ class MLP:
         Xc = self._check_X(X)
         h, _ = self._run_rows(Xc, np.empty((Xc.shape[0], 0), self.dtype), -1,
                               True)
-        return h
+        return self._finite_output("forward", h)
 
     def predict(self, X):
         """squared: h ((n,) when out == 1); logistic: -1/+1; cross_entropy: argmax."""
@@ -290,14 +366,15 @@ class MLP:
             p = _sigmoid(h[:, 0])
             return np.stack([1 - p, p], axis=1).astype(self.dtype)
         e = np.exp(h - h.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        return self._finite_output("predict_proba",
+                                   e / e.sum(axis=1, keepdims=True))
 
     def loss(self, X, y):
         """Mean loss over the rows of X in the current mode."""
         Xc = self._check_X(X)
         Yc = self._check_y(y, Xc.shape[0])
         _, total = self._run_rows(Xc, Yc, self._loss_code, False)
-        return total / Xc.shape[0]
+        return float(self._finite_output("loss", np.array(total / Xc.shape[0])))
 
     def loss_and_grad(self, X, y):
         """(mean loss, gradient) in training mode over all rows as one batch.
@@ -309,16 +386,28 @@ class MLP:
         Yc = self._check_y(y, Xc.shape[0])
         n = Xc.shape[0]
         if self.norm == "batch" and n < 2:
-            raise ValueError("BatchNorm in training mode needs at least 2 "
-                             "samples per batch; got 1")
-        ws = self._workspace(n, Yc.shape[1])
-        grad = np.zeros_like(self.params)
+            raise ValueError(V.BN_TWO_ROWS + f"; got {n} sample")
+        # BatchNorm's batch statistics need all rows in one block; otherwise
+        # the gradient is summed over blocks, so that the workspace stays
+        # O(block) whatever n is
+        block = n if self.norm == "batch" else min(n, _GRAD_CHUNK)
+        ws = self._workspace(block, Yc.shape[1])
+        grad = np.zeros_like(self._params)
+        part = np.empty_like(self._params) if block < n else grad
         order = np.arange(n, dtype=np.int64)
-        gather(Xc, Yc, order, 0, n, ws)
-        total = batch_loss_grad(self.params, self.stats, grad, self.layout, ws,
-                                n, Yc.shape[1], self._loss_code, False,
-                                self.bn_momentum, self.norm_eps)
-        return total / n, grad
+        total = 0.0
+        for start in range(0, n, block):
+            B = min(block, n - start)
+            gather(Xc, Yc, order, start, B, ws)
+            total += batch_loss_grad(self._params, self._stats, part,
+                                     self.layout, ws, B, Yc.shape[1],
+                                     self._loss_code, False, self.bn_momentum,
+                                     self.norm_eps)
+            if part is not grad:  # the block's mean gradient, weighted B/n
+                grad += part * (B / n)
+        loss = float(self._finite_output("loss_and_grad",
+                                         np.array(total / n)))
+        return loss, self._finite_output("loss_and_grad (gradient)", grad)
 
     def preactivations(self, X):
         """Diagnostics: the pre-activations z^(1..L) of every hidden layer
@@ -376,9 +465,22 @@ class MLP:
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        for old in ("params", "stats"):   # pickles of jitmlp 0.1
+            if old in state:
+                state["_" + old] = state.pop(old)
+        for old in ("dtype", "sizes", "activation", "norm", "residual",
+                    "loss_name", "bn_momentum", "norm_eps", "layout"):
+            state.pop(old, None)
         self.__dict__.update(state)
-        self.params = np.array(self.params, copy=True)
-        self.stats = np.array(self.stats, copy=True)
+        lay = self._layout
+        for name, size in (("_params", lay.n_params), ("_stats", lay.n_stats)):
+            a = np.array(state[name], copy=True)
+            if a.ndim != 1 or a.shape[0] != size or a.dtype.kind != "f":
+                raise ValueError(f"unpickled model: {name[1:]} has shape "
+                                 f"{a.shape} and dtype {a.dtype}; the "
+                                 f"architecture needs ({size},) floats")
+            setattr(self, name, a)
         self._ws_cache = {}
 
     # ------------------------------------------------------------ persistence
@@ -397,8 +499,8 @@ class MLP:
         """An independent model with the same architecture, parameters and mode."""
         m = MLP.__new__(MLP)
         m.__dict__.update(self.__dict__)
-        m.params = self.params.copy()
-        m.stats = self.stats.copy()
+        m._params = self._params.copy()
+        m._stats = self._stats.copy()
         m._ws_cache = {}
         m._config = dict(self._config)
         return m

@@ -8,7 +8,8 @@ import numba
 import numpy as np
 
 from . import _validation as V
-from .kernels import apply_update
+from ._errors import DivergenceError
+from .kernels import apply_update, undo_update
 from .kernels import consts as C
 
 
@@ -40,16 +41,28 @@ class Optimizer:
         return False, False
 
     def bind(self, model):
-        """Allocate (or check) the state buffers for ``model``'s layout."""
+        """Allocate (or check) the state buffers for ``model``'s layout.
+
+        The kernels read ``m`` and ``v`` without bounds checks, so anything
+        but 1-D writable C-contiguous buffers of the model's dtype and of the
+        sizes this optimizer needs is refused (or, before the first step,
+        replaced by fresh zeros).
+        """
         P = model.params.size
         need_m, need_v = self._needs()
-        if self.m is not None and (self.m.dtype != model.dtype
-                                   or (need_m and self.m.size != P)
-                                   or (need_v and self.v.size != P)):
+
+        def fits(a, need):
+            return (isinstance(a, np.ndarray) and a.ndim == 1
+                    and a.dtype == model.dtype and a.flags.c_contiguous
+                    and a.flags.writeable and a.size == (P if need else a.size)
+                    and (need or a.size in (0, P)))
+        if self.m is not None and not (fits(self.m, need_m)
+                                       and fits(self.v, need_v)):
             if self.t > 0:
                 raise ValueError("this optimizer holds state for another "
-                                 "model (different size or dtype); create a "
-                                 "new optimizer or call reset()")
+                                 "model (different size or dtype) or its "
+                                 "m/v buffers were replaced; create a new "
+                                 "optimizer or call reset()")
             self.m = None
         if self.m is None:
             self.m = np.zeros(P if need_m else 0, model.dtype)
@@ -74,13 +87,26 @@ class Optimizer:
         if grad.shape != model.params.shape:
             raise ValueError(f"grad has shape {grad.shape}; expected "
                              f"{model.params.shape}")
-        grad = np.ascontiguousarray(grad, dtype=model.dtype)
+        if grad.dtype.kind not in "iuf":
+            raise TypeError(f"grad must be a real numeric array; got "
+                            f"{grad.dtype}")
+        # a copy: the update consumes its gradient buffer (it keeps the old
+        # parameters there, to undo a non-finite step)
+        grad = np.array(grad, dtype=model.dtype, order="C", copy=True)
+        if not np.isfinite(grad).all():
+            raise ValueError("grad contains NaN or infinite values")
+        lr = self.lr if lr is None else V.real("lr", lr, low=0.0)
         self.bind(model)
         coef = np.zeros(16, model.dtype)
-        apply_update(model.params, grad, self.m, self.v,
-                     model._layout.segments, self._code, self._hp(model),
-                     self.lr if lr is None else float(lr), self.t + 1, 1.0,
-                     coef, numba.get_num_threads())
+        bad = apply_update(model.params, grad, self.m, self.v,
+                           model._layout.segments, self._code,
+                           self._hp(model), lr, self.t + 1, 1.0, coef,
+                           numba.get_num_threads())
+        if bad:
+            undo_update(model.params, grad, self.m, self.v)
+            raise DivergenceError("the update made parameters non-finite; it "
+                                  "was undone (the moments restart from "
+                                  "zero)", None, self.t, None)
         self.t += 1
 
     def state_dict(self):
@@ -91,16 +117,52 @@ class Optimizer:
                 "v": None if self.v is None else self.v.copy()}
 
     def load_state_dict(self, state):
-        """Restore what :meth:`state_dict` returned (resumes exactly)."""
-        if state.get("class") != type(self).__name__:
-            raise ValueError(f"state is for {state.get('class')!r}, not "
+        """Restore what :meth:`state_dict` returned (resumes exactly).
+
+        Raises
+        ------
+        ValueError, TypeError
+            A missing, unexpected or malformed entry (checked before anything
+            changes); sizes against a model are checked at the next step.
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"optimizer state must be a dict; got "
+                            f"{type(state).__name__}")
+        need = ("class", "hyper", "t", "m", "v")
+        missing = [k for k in need if k not in state]
+        if missing:
+            raise ValueError(f"optimizer state is missing {missing}")
+        extra = sorted(set(state) - set(need))
+        if extra:
+            raise ValueError(f"optimizer state has unexpected entries {extra}")
+        if state["class"] != type(self).__name__:
+            raise ValueError(f"state is for {state['class']!r}, not "
                              f"{type(self).__name__}")
+        if not isinstance(state["hyper"], dict):
+            raise TypeError("optimizer state: 'hyper' must be a dict")
         fresh = type(self)(**state["hyper"])  # validates
+        t = V.positive_int("optimizer state 't'", state["t"], minimum=0)
+        moments = {}
+        for k in ("m", "v"):
+            a = state[k]
+            if a is not None:
+                a = np.asarray(a)
+                if a.ndim != 1 or a.dtype.kind != "f":
+                    raise ValueError(f"optimizer state: {k!r} must be a 1-D "
+                                     f"float array; got shape {a.shape}, "
+                                     f"dtype {a.dtype}")
+                if not np.isfinite(a).all():
+                    raise ValueError(f"optimizer state: {k!r} contains NaN "
+                                     f"or infinite values")
+                a = np.array(a, order="C", copy=True)
+            moments[k] = a
+        if (moments["m"] is None) != (moments["v"] is None):
+            raise ValueError("optimizer state: 'm' and 'v' must both be "
+                             "arrays or both None")
         self.__dict__.update({k: v for k, v in fresh.__dict__.items()
                               if k not in ("m", "v", "t", "_bound")})
-        self.t = int(state["t"])
-        self.m = None if state["m"] is None else np.array(state["m"])
-        self.v = None if state["v"] is None else np.array(state["v"])
+        self.t = t
+        self.m, self.v = moments["m"], moments["v"]
 
     def get_config(self):
         raise NotImplementedError

@@ -28,7 +28,12 @@ class Schedule:
         return {}
 
     def load_state_dict(self, state):
-        pass
+        if not isinstance(state, dict):
+            raise TypeError(f"schedule state must be a dict; got "
+                            f"{type(state).__name__}")
+
+    def reset(self):
+        """Forget what :meth:`observe` saw (``Trainer.reset`` calls this)."""
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
@@ -93,15 +98,23 @@ class Cosine(Schedule):
         if not self.restarts:
             tc = np.minimum(t, self.T).astype(np.float64)
             Ti = float(self.T)
+        elif self.t_mult == 1:
+            tc = (t % self.T).astype(np.float64)
+            Ti = float(self.T)
         else:
-            starts, lengths = [0], [self.T]
-            tmax = int(t.max()) if t.size else 0
-            while starts[-1] + lengths[-1] <= tmax:
-                starts.append(starts[-1] + lengths[-1])
-                lengths.append(lengths[-1] * self.t_mult)
-            i = np.searchsorted(np.array(starts), t, side="right") - 1
-            tc = (t - np.array(starts)[i]).astype(np.float64)
-            Ti = np.array(lengths, np.float64)[i]
+            # cycle i starts at T (m^i - 1) / (m - 1): i from a logarithm,
+            # then corrected by one either way against exact integer starts
+            # (O(len(t)), whatever the step count; was a loop over cycles)
+            mm = self.t_mult
+            i = np.floor(np.log1p(t * (mm - 1) / self.T) / np.log(mm))
+            i = i.astype(np.int64)
+
+            def start(k):
+                return self.T * (mm ** k.astype(np.float64) - 1) / (mm - 1)
+            i = np.where(start(i) > t, i - 1, i)
+            i = np.where(start(i + 1) <= t, i + 1, i)
+            tc = t - start(i)
+            Ti = self.T * mm ** i.astype(np.float64)
         return self.eta_min + (base_lr - self.eta_min) * 0.5 * (
             1.0 + np.cos(np.pi * tc / Ti))
 
@@ -131,7 +144,11 @@ class LinearWarmup(Schedule):
         return {"after": self.after.state_dict()}
 
     def load_state_dict(self, state):
+        super().load_state_dict(state)
         self.after.load_state_dict(state.get("after", {}))
+
+    def reset(self):
+        self.after.reset()
 
 
 class ReduceOnPlateau(Schedule):
@@ -168,6 +185,18 @@ class ReduceOnPlateau(Schedule):
         return {"scale": self._scale, "best": self._best, "bad": self._bad}
 
     def load_state_dict(self, state):
-        self._scale = float(state["scale"])
-        self._best = float(state["best"])
-        self._bad = int(state["bad"])
+        super().load_state_dict(state)
+        try:
+            scale = V.real("scale", state["scale"], low=0.0, low_open=True)
+            best = float(state["best"])
+            bad = V.positive_int("bad", state["bad"], minimum=0)
+        except KeyError as exc:
+            raise ValueError(f"ReduceOnPlateau state is missing {exc}") from None
+        if math.isnan(best):
+            raise ValueError("ReduceOnPlateau state: best is NaN")
+        self._scale, self._best, self._bad = scale, best, bad
+
+    def reset(self):
+        self._scale = 1.0
+        self._best = math.inf
+        self._bad = 0

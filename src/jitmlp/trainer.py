@@ -6,6 +6,8 @@ whole epoch.  Everything per-batch happens inside that kernel.
 """
 import math
 import numbers
+import signal
+import threading
 import time
 import warnings
 
@@ -13,23 +15,12 @@ import numba
 import numpy as np
 
 from . import _validation as V
+from ._errors import DivergenceError
 from .kernels import consts as C
 from .kernels import train_epoch
 from .model import MLP
 from .optim import Optimizer
 from .schedules import Constant, Schedule
-
-
-class DivergenceError(FloatingPointError):
-    """The training loss became NaN or infinite; the model was left with the
-    last finite parameters.  ``epoch`` and ``step`` (0-based) say where;
-    ``history`` holds the epochs completed before."""
-
-    def __init__(self, msg, epoch, step, history):
-        super().__init__(msg)
-        self.epoch = epoch
-        self.step = step
-        self.history = history
 
 
 class History:
@@ -42,16 +33,20 @@ class History:
     val_loss : list of float  validation loss (evaluation mode), when given
     val_accuracy : list of float  validation accuracy (classification losses)
     lr : list of float        learning rate of the epoch's first step
-    lr_steps : list of ndarray   learning rate of every step
+    lr_steps : list of ndarray   learning rate of every step made
+    steps : list of int       optimizer steps made in the epoch (fewer than
+        ceil(n / batch_size) only in an interrupted or diverged epoch)
     seconds : list of float   wall time of the epoch (training kernel only)
     samples_per_second : list of float
     grad_norms : list of ndarray  mean ||dW|| of every layer (hidden first),
         over up to 64 evenly spaced steps of the epoch
     stopped_early : bool, best_epoch : int or None
+    interrupted : bool        the fit was stopped by Ctrl-C (KeyboardInterrupt)
+    diverged : bool           the fit ended with a DivergenceError
     """
 
-    KEYS = ("epoch", "loss", "val_loss", "val_accuracy", "lr", "seconds",
-            "samples_per_second", "grad_norms")
+    KEYS = ("epoch", "loss", "val_loss", "val_accuracy", "lr", "steps",
+            "seconds", "samples_per_second", "grad_norms")
 
     def __init__(self):
         for k in self.KEYS:
@@ -59,6 +54,8 @@ class History:
         self.lr_steps = []
         self.stopped_early = False
         self.best_epoch = None
+        self.interrupted = False
+        self.diverged = False
 
     def __len__(self):
         return len(self.loss)
@@ -73,7 +70,47 @@ class History:
 
     def __repr__(self):
         last = f", last loss {self.loss[-1]:.6g}" if self.loss else ""
-        return f"History({len(self)} epochs{last})"
+        flags = "".join(f", {k}" for k in ("stopped_early", "interrupted",
+                                            "diverged") if getattr(self, k))
+        return f"History({len(self)} epochs{last}{flags})"
+
+
+class _DeferredInterrupt:
+    """Ctrl-C during a fit is recorded, not raised, while the compiled kernels
+    and the bookkeeping after them run; the fit checks :attr:`hit` after every
+    chunk of steps and stops cleanly.  A second Ctrl-C raises at once.  Only
+    the main thread can own SIGINT; elsewhere (and when the user installed a
+    handler of their own) nothing is changed."""
+
+    def __init__(self):
+        self.hit = False
+        self._old = None
+
+    def _handler(self, signum, frame):
+        if self.hit:
+            raise KeyboardInterrupt
+        self.hit = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            try:
+                if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                    self._old = signal.signal(signal.SIGINT, self._handler)
+            except (ValueError, OSError):
+                self._old = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
+        return False
+
+
+# steps per kernel call are chosen so that a call takes about this long: Ctrl-C
+# is then answered within a fraction of a second, and the Python between calls
+# (~20 us) costs < 0.1 % (measured in tests/test_reliability.py)
+_CHUNK_SECONDS = 0.1
 
 
 class Trainer:
@@ -110,6 +147,8 @@ class Trainer:
     track_grad_norms : bool
         Record each layer's gradient norm in ``History.grad_norms``.
     """
+
+    _chunk = 16   # steps in the first kernel call; adapted to ~0.1 s per call
 
     def __init__(self, model, optimizer, *, batch_size=32, epochs=10,
                  shuffle=True, schedule=None, seed=None, sampling="epoch",
@@ -171,14 +210,39 @@ class Trainer:
                 "schedule": self.schedule.state_dict()}
 
     def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned.
+
+        Raises
+        ------
+        ValueError, TypeError
+            A missing or malformed entry; nothing is changed then.
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict; got {type(state).__name__}")
+        need = ("epoch", "seed", "optimizer", "schedule")
+        missing = [k for k in need if k not in state]
+        if missing:
+            raise ValueError(f"trainer state is missing {missing}")
+        extra = sorted(set(state) - set(need))
+        if extra:
+            raise ValueError(f"trainer state has unexpected entries {extra}")
+        epoch = V.positive_int("state['epoch']", state["epoch"], minimum=0)
+        seed = V.positive_int("state['seed']", state["seed"], minimum=0)
+        before = self.optimizer.state_dict()
         self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.load_state_dict(state["schedule"])
-        self.epoch = int(state["epoch"])
-        self.seed = int(state["seed"])
+        try:
+            self.schedule.load_state_dict(state["schedule"])
+        except BaseException:
+            self.optimizer.load_state_dict(before)
+            raise
+        self.epoch = epoch
+        self.seed = seed
 
     def reset(self):
-        """Start over: optimizer moments, step count, epoch count, history."""
+        """Start over: optimizer moments, step count, epoch count, history and
+        the schedule's state (ReduceOnPlateau's reduced rate)."""
         self.optimizer.reset()
+        self.schedule.reset()
         self.epoch = 0
         self.history = History()
 
@@ -196,12 +260,20 @@ class Trainer:
         lrs = self.schedule.values(np.arange(t0, t0 + steps, dtype=np.int64),
                                    self.optimizer.lr)
         lrs = np.ascontiguousarray(lrs, dtype=np.float64)
-        if not np.all(np.isfinite(lrs)) or np.any(lrs < 0):
+        if lrs.shape != (steps,) or not np.all(np.isfinite(lrs)) \
+                or np.any(lrs < 0):
             raise ValueError(f"the schedule produced an invalid learning rate "
                              f"near step {t0}")
         return lrs
 
-    def _run(self, X, Y, order, batch_size, lrs, stride):
+    def _run(self, X, Y, order, batch_size, lrs, stride, stop_flag=None,
+             on_chunk=None):
+        """Train one epoch (or one step) in chunks of steps of ~0.1 s each.
+
+        After every chunk the optimizer's step count matches the parameters;
+        between chunks ``stop_flag.hit`` (Ctrl-C) ends the epoch early.
+        Returns (steps done, step losses, grad-norm sums, stop code, seconds).
+        """
         m = self.model
         opt = self.optimizer
         hp = opt._hp(m, self.clip_grad_norm or 0.0)
@@ -210,57 +282,79 @@ class Trainer:
                         numba.get_num_threads()], np.int64)
         step_loss = np.zeros(steps, np.float64)
         gn = np.zeros(m.layout.shape[0] + 1, np.float64)
+        info = np.zeros(1, np.int64)
         ws = m._workspace(batch_size, Y.shape[1])
-        done = train_epoch(m.params, m.stats, self._gradient_buffer(), opt.m,
-                           opt.v, m.layout, m._layout.segments, ws, X, Y, order,
-                           batch_size, lrs, opt.t, hp, cfg, step_loss, gn)
-        opt.t += done
-        return done, step_loss, gn
+        grad = self._gradient_buffer()
+        t0 = opt.t
+        s = 0
+        secs = 0.0
+        while s < steps:
+            end = min(steps, s + self._chunk)
+            tic = time.perf_counter()
+            done = train_epoch(m.params, m.stats, grad, opt.m, opt.v, m.layout,
+                               m._layout.segments, ws, X, Y, order, batch_size,
+                               lrs, t0, hp, cfg, step_loss, gn, s, end, info)
+            elapsed = time.perf_counter() - tic
+            secs += elapsed
+            opt.t = t0 + done
+            if done < end:
+                return done, step_loss, gn, int(info[0]), secs
+            # next chunk: ~_CHUNK_SECONDS of work, growing at most 8x a time
+            per_step = elapsed / (end - s)
+            self._chunk = int(max(1, min(8 * (end - s),
+                                         _CHUNK_SECONDS / max(per_step, 1e-9))))
+            s = end
+            if on_chunk is not None:
+                on_chunk(s, step_loss)
+            if stop_flag is not None and stop_flag.hit and s < steps:
+                return s, step_loss, gn, 0, secs
+        return steps, step_loss, gn, 0, secs
+
+    @staticmethod
+    def _why(code, loss):
+        return {C.STOP_LOSS: f"the batch loss is {loss}",
+                C.STOP_GRAD: "the gradient norm is not finite",
+                C.STOP_UPDATE: "the update made parameters non-finite (step "
+                               "undone; the optimizer's moments restart from "
+                               "zero)",
+                C.STOP_STATS: "the update made the BatchNorm running "
+                              "statistics non-finite (step undone; the "
+                              "optimizer's moments restart from zero)",
+                }.get(code, "training diverged")
 
     # ------------------------------------------------------------- training
     def step(self, X_batch, y_batch):
         """Exactly one optimizer step on exactly this batch, in training mode.
 
-        Returns the batch loss before the update.  The model stays in
-        training mode; BatchNorm running statistics move once.
+        Returns
+        -------
+        float
+            The batch loss before the update.
+
+        Raises
+        ------
+        DivergenceError
+            The loss, the gradient or the updated parameters are not finite;
+            no update was made (parameters and running statistics unchanged).
+
+        The model stays in training mode; BatchNorm running statistics move once.
         """
         m = self.model
         X = m._check_X(X_batch)
         Y = m._check_y(y_batch, X.shape[0])
         B = X.shape[0]
         if m.norm == "batch" and B < 2:
-            raise ValueError("BatchNorm needs at least 2 samples per training "
-                             "batch; got 1")
+            raise ValueError(V.BN_TWO_ROWS + f"; this batch has {B}")
         self.optimizer.bind(m)
         lrs = self._lrs(self.optimizer.t, 1)
         m.train()
-        snap = self._snapshot()
-        done, step_loss, _ = self._run(X, Y, np.arange(B, dtype=np.int64), B,
-                                       lrs, 0)
+        done, step_loss, _, code, _ = self._run(
+            X, Y, np.arange(B, dtype=np.int64), B, lrs, 0)
         if done < 1:
-            self._restore_if_needed(snap)
-            raise DivergenceError(f"the loss is {step_loss[0]} on this batch; "
-                                  f"no update was made", self.epoch, 0,
-                                  self.history)
+            raise DivergenceError(f"{self._why(code, step_loss[0])} on this "
+                                  f"batch; no update was made", self.epoch, 0,
+                                  None)
         return float(step_loss[0])
-
-    def _snapshot(self):
-        m, o = self.model, self.optimizer
-        return (m.params.copy(), m.stats.copy(),
-                None if o.m is None else o.m.copy(),
-                None if o.v is None else o.v.copy(), o.t)
-
-    def _restore_if_needed(self, snap):
-        m, o = self.model, self.optimizer
-        if np.isfinite(m.params).all() and np.isfinite(m.stats).all():
-            return False
-        m.params[...] = snap[0]
-        m.stats[...] = snap[1]
-        if snap[2] is not None:
-            o.m[...] = snap[2]
-            o.v[...] = snap[3]
-        o.t = snap[4]
-        return True
 
     def _split(self, X, Y):
         n = X.shape[0]
@@ -277,9 +371,28 @@ class Trainer:
         """Train for ``epochs`` (default: the constructor's) more epochs.
 
         Continues where the last fit stopped (optimizer state, step count,
-        epoch count) unless ``reset=True``.  Returns the :class:`History` of
-        this call; ``trainer.history`` accumulates over calls.  The model is
-        left in evaluation mode.
+        epoch count) unless ``reset=True``.  The model is left in evaluation
+        mode.
+
+        Returns
+        -------
+        History
+            The epochs of this call; ``trainer.history`` accumulates over
+            calls (also when the call ends with an exception).
+
+        Raises
+        ------
+        DivergenceError
+            A step produced a non-finite loss, gradient, parameter or running
+            statistic.  That step was refused: the parameters and statistics
+            are those of the last finite step.
+        KeyboardInterrupt
+            Ctrl-C: training stops after the current step (within ~0.1 s);
+            parameters, ``optimizer.t``, ``trainer.epoch`` and the history
+            agree (the interrupted epoch is recorded with the steps it made),
+            and ``fit`` can be called again to go on with the next epoch.
+        ValueError, TypeError
+            Invalid data or settings, before anything changes.
         """
         m = self.model
         n_epochs = self.epochs if epochs is None else V.positive_int(
@@ -293,8 +406,8 @@ class Trainer:
             except (TypeError, ValueError):
                 raise ValueError("validation_data must be a pair (X_val, "
                                  "y_val)") from None
-            Xv = m._check_X(xv)
-            Yv = m._check_y(yv, Xv.shape[0])
+            Xv = m._check_X(xv, name="X_val")
+            Yv = m._check_y(yv, Xv.shape[0], name="y_val")
         elif self.validation_split > 0:
             X, Y, Xv, Yv = self._split(X, Y)
         n = X.shape[0]
@@ -307,8 +420,8 @@ class Trainer:
             last = n % batch
             if batch < 2 or (self.sampling == "epoch" and last == 1):
                 raise ValueError(
-                    f"BatchNorm needs at least 2 samples per training batch; "
-                    f"batch_size={batch} with {n} samples leaves a batch of 1")
+                    V.BN_TWO_ROWS + f"; batch_size={batch} with {n} samples "
+                    f"leaves a batch of 1")
         if reset:
             self.reset()
         self.optimizer.bind(m)
@@ -321,81 +434,96 @@ class Trainer:
         bad_epochs = 0
         bar = self._progress(n_epochs)
         try:
-            for _ in range(n_epochs):
-                e = self.epoch
-                rng = np.random.default_rng([self.seed, e])
-                if self.sampling == "uniform":
-                    order = rng.integers(0, n, steps * batch, dtype=np.int64)
-                elif self.shuffle:
-                    order = rng.permutation(n).astype(np.int64)
-                else:
-                    order = np.arange(n, dtype=np.int64)
-                lrs = self._lrs(self.optimizer.t, steps)
-                snap = self._snapshot()
-                m.train()
-                t_start = time.perf_counter()
-                done, step_loss, gn = self._run(X, Y, order, batch, lrs,
-                                                stride)
-                secs = time.perf_counter() - t_start
-                if done < steps:
-                    restored = self._restore_if_needed(snap)
-                    m.eval()
-                    raise DivergenceError(
-                        f"training diverged: the loss is {step_loss[done]} at "
-                        f"epoch {e} step {done}; "
-                        + ("parameters restored to the start of the epoch"
-                           if restored else "the model keeps the parameters "
-                           "of the last finite step"), e, done, hist)
-                sizes = np.full(steps, batch, np.float64)
-                if self.sampling == "epoch":
-                    sizes[-1] = n - batch * (steps - 1)
-                loss = float(np.dot(step_loss, sizes) / sizes.sum())
-                self.epoch += 1
-                hist.epoch.append(e)
-                hist.loss.append(loss)
-                hist.lr.append(float(lrs[0]))
-                hist.lr_steps.append(lrs)
-                hist.seconds.append(secs)
-                hist.samples_per_second.append(sizes.sum() / max(secs, 1e-12))
-                if stride:
-                    hist.grad_norms.append(gn[:-1] / max(gn[-1], 1.0))
-                m.eval()
-                monitored = loss
-                if Xv is not None:
-                    vl = m.loss(Xv, Yv)
-                    hist.val_loss.append(vl)
-                    monitored = vl
-                    if classify:
-                        hist.val_accuracy.append(m.score(Xv, Yv))
-                self.schedule.observe(e, monitored)
-                stop = False
-                if self.early_stopping:
-                    if monitored < monitor_best - self.min_delta:
-                        monitor_best = monitored
-                        hist.best_epoch = e
-                        bad_epochs = 0
-                        if self.restore_best_weights:
-                            best_state = (m.params.copy(), m.stats.copy())
+            with _DeferredInterrupt() as ctrl_c:
+                for _ in range(n_epochs):
+                    e = self.epoch
+                    rng = np.random.default_rng([self.seed, e])
+                    if self.sampling == "uniform":
+                        order = rng.integers(0, n, steps * batch,
+                                             dtype=np.int64)
+                    elif self.shuffle:
+                        order = rng.permutation(n).astype(np.int64)
                     else:
-                        bad_epochs += 1
-                        if bad_epochs >= self.patience:
+                        order = np.arange(n, dtype=np.int64)
+                    lrs = self._lrs(self.optimizer.t, steps)
+                    m.train()
+                    done, step_loss, gn, code, secs = self._run(
+                        X, Y, order, batch, lrs, stride, ctrl_c)
+                    m.eval()
+                    if done > 0:
+                        self._record(hist, e, done, step_loss, gn, lrs, secs,
+                                     n, batch, stride)
+                        self.epoch += 1
+                    if code:
+                        hist.diverged = True
+                        raise DivergenceError(
+                            f"training diverged: {self._why(code, step_loss[done])}"
+                            f" at epoch {e} step {done}; the model keeps the "
+                            f"parameters of the last finite step", e, done, hist)
+                    if done < steps:  # Ctrl-C inside the epoch
+                        hist.interrupted = True
+                        break
+                    monitored = hist.loss[-1]
+                    if Xv is not None:
+                        vl = m.loss(Xv, Yv)
+                        hist.val_loss.append(vl)
+                        monitored = vl
+                        if classify:
+                            hist.val_accuracy.append(m.score(Xv, Yv))
+                    self.schedule.observe(e, monitored)
+                    stop = False
+                    if self.early_stopping:
+                        if monitored < monitor_best - self.min_delta:
+                            monitor_best = monitored
+                            hist.best_epoch = e
+                            bad_epochs = 0
+                            if self.restore_best_weights:
+                                best_state = (m.params.copy(), m.stats.copy())
+                        else:
+                            bad_epochs += 1
+                            if bad_epochs >= self.patience:
+                                stop = True
+                                hist.stopped_early = True
+                    for cb in self.callbacks:
+                        if cb(self, hist):
                             stop = True
-                            hist.stopped_early = True
-                for cb in self.callbacks:
-                    if cb(self, hist):
-                        stop = True
-                self._report(bar, hist)
-                if stop:
-                    break
+                    self._report(bar, hist)
+                    if ctrl_c.hit:
+                        hist.interrupted = True
+                        break
+                    if stop:
+                        break
         finally:
             if bar is not None:
                 bar.close()
             m.eval()
+            # whatever ended the call, the epochs it trained stay recorded
+            self._append(hist)
         if hist.stopped_early and best_state is not None:
             m.params[...] = best_state[0]
             m.stats[...] = best_state[1]
-        self._append(hist)
+        if hist.interrupted:
+            raise KeyboardInterrupt(
+                f"training interrupted after epoch {self.epoch - 1} "
+                f"(optimizer step {self.optimizer.t}); trainer.history has "
+                f"the epochs trained, and fit() goes on from here")
         return hist
+
+    def _record(self, hist, e, done, step_loss, gn, lrs, secs, n, batch,
+                stride):
+        """One (possibly partial) epoch of ``done`` steps into ``hist``."""
+        sizes = np.full(done, batch, np.float64)
+        if self.sampling == "epoch" and done * batch > n:
+            sizes[-1] = n - batch * (done - 1)
+        hist.epoch.append(e)
+        hist.loss.append(float(np.dot(step_loss[:done], sizes) / sizes.sum()))
+        hist.lr.append(float(lrs[0]))
+        hist.lr_steps.append(lrs[:done])
+        hist.steps.append(int(done))
+        hist.seconds.append(secs)
+        hist.samples_per_second.append(sizes.sum() / max(secs, 1e-12))
+        if stride:
+            hist.grad_norms.append(gn[:-1] / max(gn[-1], 1.0))
 
     def _append(self, hist):
         for k in History.KEYS:
@@ -403,6 +531,8 @@ class Trainer:
         self.history.lr_steps.extend(hist.lr_steps)
         self.history.stopped_early = hist.stopped_early
         self.history.best_epoch = hist.best_epoch
+        self.history.interrupted = hist.interrupted
+        self.history.diverged = hist.diverged
 
     def _progress(self, n_epochs):
         if not self.verbose:

@@ -16,11 +16,11 @@ from .losses import loss_and_delta
 from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
                    layernorm_forward)
 from .predict import forward_rows
-from .update import apply_update
+from .update import apply_update, undo_update
 
 __all__ = [
     "apply_update", "backward_batch", "batch_loss_grad", "batchnorm_backward",
     "batchnorm_forward", "forward_batch", "forward_rows", "gather",
     "layernorm_backward", "layernorm_forward", "loss_and_delta", "mm_nn",
-    "mm_nt", "mm_tn", "train_epoch",
+    "mm_nt", "mm_tn", "train_epoch", "undo_update",
 ]

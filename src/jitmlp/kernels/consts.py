@@ -78,4 +78,11 @@ WS_G = 5    # dL/dx ping-pong, (2 * B * max_width)
 WS_D = 6    # delta = dL/dz of the current layer, (B * max_width)
 WS_Y = 7    # gathered targets, (B * y_cols)
 WS_C = 8    # per-step optimizer scalars in the params dtype, (16,)
-N_WS = 9
+WS_S = 9    # the running statistics before the current step, (n_stats) or 1
+N_WS = 10
+
+# why train_epoch stopped early (info[0]); 0: it did not
+STOP_LOSS = 1      # the batch loss was not finite (nothing changed)
+STOP_GRAD = 2      # the gradient norm was not finite (nothing changed)
+STOP_UPDATE = 3    # the update made a parameter or moment non-finite (undone)
+STOP_STATS = 4     # the running statistics became non-finite (undone)

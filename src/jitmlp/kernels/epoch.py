@@ -8,12 +8,13 @@ import math
 
 from numba import njit
 
-from .consts import (CFG_GNORM_STRIDE, CFG_LOSS, CFG_OPT, CFG_THREADS, HP_BN_MOMENTUM,
-                     HP_CLIP, HP_NORM_EPS, N_IN, N_OUT, OFF_W, WS_A, WS_D,
-                     WS_C, WS_Y, X_OUT)
+from .consts import (CFG_GNORM_STRIDE, CFG_LOSS, CFG_OPT, CFG_THREADS,
+                     HP_BN_MOMENTUM, HP_CLIP, HP_NORM_EPS, N_IN, N_OUT, OFF_W,
+                     STOP_GRAD, STOP_LOSS, STOP_STATS, STOP_UPDATE, WS_A, WS_C,
+                     WS_D, WS_S, WS_Y, X_OUT)
 from .dense import _block, backward_batch, forward_batch
 from .losses import loss_and_delta
-from .update import apply_update
+from .update import apply_update, undo_update
 
 
 @njit(cache=True, error_model="numpy")
@@ -58,15 +59,33 @@ def sq_norm(a, lo, hi):
 
 
 @njit(cache=True, error_model="numpy")
-def train_epoch(params, stats, grad, m, v, lay, segs, ws, X, Y, order,
-                batch_size, lrs, t0, hp, cfg, step_loss, gnorm_acc):
-    """Train over ``order`` in batches of ``batch_size`` (the last may be smaller).
+def _all_finite(a):
+    for k in range(a.shape[0]):
+        if a[k] - a[k] != 0.0:
+            return False
+    return True
 
-    lrs[s] is the learning rate of step s; the optimizer step count is t0 + s + 1.
-    step_loss[s] receives the mean batch loss before the update.  Every
+
+@njit(cache=True, error_model="numpy")
+def train_epoch(params, stats, grad, m, v, lay, segs, ws, X, Y, order,
+                batch_size, lrs, t0, hp, cfg, step_loss, gnorm_acc, s_begin,
+                s_end, info):
+    """Train steps ``s_begin <= s < s_end`` of the epoch that visits ``order``
+    in batches of ``batch_size`` (the last may be smaller).
+
+    Step s uses rows order[s*batch_size : (s+1)*batch_size], learning rate
+    lrs[s] and optimizer step count t0 + s + 1, so that an epoch run in
+    chunks of steps is bitwise the same as one run in one call.  step_loss[s]
+    receives the mean batch loss before the update.  Every
     cfg[CFG_GNORM_STRIDE]-th step adds each layer's ||dW|| to gnorm_acc[l] and
-    1 to gnorm_acc[-1].  Stops before updating when the loss or the gradient
-    is not finite.  Returns the number of steps completed.
+    1 to gnorm_acc[-1].
+
+    Divergence guard: a step whose loss or gradient is not finite changes
+    nothing; a step whose update makes a parameter, a moment or a running
+    statistic non-finite is undone (parameters and statistics exactly, the
+    moments restart from zero).  The loop then stops, info[0] says why
+    (consts.STOP_*), and the index of that step is returned; otherwise
+    s_end is returned.
     """
     n = order.shape[0]
     yc = Y.shape[1]
@@ -79,30 +98,46 @@ def train_epoch(params, stats, grad, m, v, lay, segs, ws, X, Y, order,
     bn_m = hp[HP_BN_MOMENTUM]
     eps = hp[HP_NORM_EPS]
     P = params.shape[0]
-    steps = (n + batch_size - 1) // batch_size
-    for s in range(steps):
+    S = stats.shape[0]
+    stats_before = ws[WS_S]
+    info[0] = 0
+    for s in range(s_begin, s_end):
         start = s * batch_size
         B = min(batch_size, n - start)
+        for k in range(S):
+            stats_before[k] = stats[k]
         gather(X, Y, order, start, B, ws)
         total = batch_loss_grad(params, stats, grad, lay, ws, B, yc, loss_code,
                                 True, bn_m, eps)
         loss = total / B
         step_loss[s] = loss
+        stop = 0
         if not math.isfinite(loss):
-            return s
+            stop = STOP_LOSS
         gscale = 1.0
-        if clip > 0.0:
+        if stop == 0 and clip > 0.0:
             gn = math.sqrt(sq_norm(grad, 0, P))
             if not math.isfinite(gn):
-                return s
-            if gn > clip:
+                stop = STOP_GRAD
+            elif gn > clip:
                 gscale = clip / (gn + 1e-6)
-        if stride > 0 and s % stride == 0:
+        if stop == 0 and stride > 0 and s % stride == 0:
             for l in range(nl):
                 ow = lay[l, OFF_W]
                 gnorm_acc[l] += math.sqrt(
                     sq_norm(grad, ow, ow + lay[l, N_IN] * lay[l, N_OUT]))
             gnorm_acc[nl] += 1.0
-        apply_update(params, grad, m, v, segs, opt, hp, lrs[s], t0 + s + 1,
-                     gscale, ws[WS_C], nth)
-    return steps
+        if stop == 0:
+            if apply_update(params, grad, m, v, segs, opt, hp, lrs[s],
+                            t0 + s + 1, gscale, ws[WS_C], nth) != 0:
+                undo_update(params, grad, m, v)
+                stop = STOP_UPDATE
+            elif not _all_finite(stats):
+                undo_update(params, grad, m, v)
+                stop = STOP_STATS
+        if stop != 0:
+            for k in range(S):
+                stats[k] = stats_before[k]
+            info[0] = stop
+            return s
+    return s_end
