@@ -194,6 +194,7 @@ def test_batchnorm_batch_size_201_and_explicit_choices():
         m.partial_fit(X[:1], y[:1])
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_explicit_batch_size_larger_than_the_data_warns_as_scikit_learn():
     from sklearn.neural_network import MLPRegressor
     X, y = _data(50)

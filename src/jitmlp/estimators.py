@@ -428,7 +428,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if len(enc.classes_) < 2:
                 raise ValueError(f"MLPClassifier needs samples of at least 2 "
                                  f"classes in the data; got 1 class: "
-                                 f"{enc.classes_[0]!r}")
+                                 f"{enc.classes_.tolist()[0]!r}")
             known = enc.classes_
         else:
             known = self.classes_
