@@ -6,13 +6,31 @@ Parameter names follow ``sklearn.neural_network``; ``alpha`` is the L2
 weight decay on W (as in scikit-learn up to its 1/n_samples scaling: here the
 loss is a mean, so ``alpha`` is the coefficient of ``0.5 * alpha * ||W||^2``
 added to the mean loss), ``max_iter`` counts epochs.
+
+As in scikit-learn: ``early_stopping=True`` holds out ``validation_fraction``
+of the rows (stratified for classifiers, at least 2 rows), scores them after
+every epoch (accuracy / R^2, ``validation_scores_``) and ends with the best
+epoch's parameters whatever stopped training; ``partial_fit`` with
+``early_stopping=True`` is a ValueError; ``partial_fit`` with ``classes``
+other than the first call's is a ValueError.  ``batch_size`` ("auto" is
+``min(200, n)``) counts the rows actually trained on.  With ``norm="batch"``
+a training batch of 1 sample is never left: the batch size grows to the
+smallest size that avoids it (warning only if an explicit ``batch_size`` is
+changed).  Not supported yet, with a clear error: sparse ``X`` (TypeError),
+multi-label ``y`` (ValueError).  pandas nullable columns are accepted when
+they hold no missing values.
 """
 import numbers
+import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import (check_classification_targets,
+                                      type_of_target, unique_labels)
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
@@ -94,48 +112,196 @@ class _BaseMLP(BaseEstimator):
                          f"{self.solver!r}")
 
     def _batch(self, n):
-        if self.batch_size == "auto":
-            return min(200, n)
-        if isinstance(self.batch_size, bool) or not isinstance(
-                self.batch_size, numbers.Integral) or self.batch_size < 1:
+        """Batch size for ``n`` training rows (the rows actually trained on:
+        after the early-stopping hold-out, or one partial_fit chunk).
+
+        "auto" is ``min(200, n)``; an explicit size larger than ``n`` is
+        clipped with a warning, as scikit-learn does.  With ``norm="batch"``
+        no training batch may hold a single sample: when ``n % size == 1``
+        the smallest larger size that leaves no batch of 1 is used (e.g. 201
+        rows with "auto" train as one batch of 201), with a warning only when
+        an explicit ``batch_size`` was changed.
+        """
+        auto = isinstance(self.batch_size, str) and self.batch_size == "auto"
+        if not auto and (isinstance(self.batch_size, bool) or not isinstance(
+                self.batch_size, numbers.Integral) or self.batch_size < 1):
             raise ValueError(f"batch_size must be 'auto' or a positive "
                              f"integer; got {self.batch_size!r}")
-        return min(int(self.batch_size), n)
+        if self.norm == "batch" and n < 2:
+            raise ValueError(f"norm='batch' (BatchNorm) needs at least 2 "
+                             f"training samples; got {n}")
+        if auto:
+            b = min(200, n)
+        else:
+            b = int(self.batch_size)
+            if b > n:
+                warnings.warn(f"batch_size={b} is larger than the {n} "
+                              f"training samples; it is clipped to {n}",
+                              UserWarning, stacklevel=4)
+                b = n
+        if self.norm == "batch" and (b < 2 or n % b == 1):
+            wanted = b
+            b = max(b, 2)
+            while n % b == 1:  # ends at b == n at the latest
+                b += 1
+            if not auto:
+                warnings.warn(
+                    f"batch_size={wanted} with {n} training samples would "
+                    f"leave a training batch of 1 sample, which BatchNorm "
+                    f"(norm='batch') cannot train on; using batch_size={b}",
+                    UserWarning, stacklevel=4)
+        return b
 
-    def _make(self, n_features, n_outputs, n_samples):
-        seed = self._seed()
+    def _check_no_early_stopping(self):
+        if self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True: every call "
+                "would hold out the same fraction of its rows for validation "
+                "and never train on them; set early_stopping=False to use "
+                "partial_fit, or use fit")
+
+    def _split(self, X, Y, seed, stratify):
+        """scikit-learn's early-stopping hold-out: ``validation_fraction`` of
+        the rows (rounded up, stratified by class for classifiers), at least
+        2 of them."""
+        frac = self.validation_fraction
+        if isinstance(frac, bool) or not isinstance(frac, numbers.Real) \
+                or not 0.0 < frac < 1.0:
+            raise ValueError(f"validation_fraction must be in (0, 1) with "
+                             f"early_stopping=True; got {frac!r}")
+        n = X.shape[0]
+        n_val = int(np.ceil(frac * n))
+        if n_val < 2 or n - n_val < 1:
+            raise ValueError(
+                f"The validation set is too small: validation_fraction={frac} "
+                f"of {n} samples leaves {n_val} validation and {n - n_val} "
+                f"training samples (early_stopping needs at least 2 "
+                f"validation samples). Increase 'validation_fraction' or the "
+                f"size of your dataset, or set early_stopping=False.")
+        Xt, Xv, Yt, Yv = train_test_split(
+            X, Y, test_size=n_val, random_state=seed,
+            stratify=Y if stratify else None)
+        return (np.ascontiguousarray(Xt), np.ascontiguousarray(Yt),
+                np.ascontiguousarray(Xv), np.ascontiguousarray(Yv))
+
+    def _make(self, n_features, n_outputs, seed, stopper=None):
         self.model_ = MLP([n_features] + self._hidden() + [n_outputs],
                           activation=self.activation, norm=self.norm,
                           residual=self.residual, loss=self._loss,
                           dtype=self.dtype, seed=seed)
-        callbacks = []
-        if not self.early_stopping:
-            callbacks.append(self._stall_callback())
+        if stopper is None:  # scikit-learn's training-loss rule
+            stopper = _Stalled(self.tol, self.n_iter_no_change)
+            self.validation_scores_ = self.best_validation_score_ = None
+        # the trainer never splits nor stops by itself: the estimator holds
+        # out the validation rows and applies scikit-learn's stopping rules
         self.trainer_ = Trainer(
-            self.model_, self._optimizer(),
-            batch_size=self._batch(n_samples), epochs=1,
-            shuffle=self.shuffle, seed=seed,
-            validation_split=(self.validation_fraction if self.early_stopping
-                              else 0.0),
-            early_stopping=self.early_stopping,
-            patience=self.n_iter_no_change, min_delta=self.tol,
-            callbacks=callbacks, verbose=self.verbose,
-            track_grad_norms=False)
+            self.model_, self._optimizer(), batch_size=1, epochs=1,
+            shuffle=self.shuffle, seed=seed, validation_split=0.0,
+            early_stopping=False, callbacks=[stopper],
+            verbose=self.verbose, track_grad_norms=False)
         self.loss_curve_ = []
+        self.best_loss_ = np.inf
 
-    def _stall_callback(self):
-        return _Stalled(self.tol, self.n_iter_no_change)
+    def _fit(self, X, Y, n_outputs, stratify=False):
+        seed = self._seed()
+        stopper = None
+        if self.early_stopping:
+            X, Y, Xv, Yv = self._split(X, Y, seed, stratify)
+            stopper = _BestValidation(self, Xv, Yv)
+        batch = self._batch(X.shape[0])  # errors before any state changes
+        self._make(X.shape[1], n_outputs, seed, stopper)
+        if stopper is None:
+            return self._train(X, Y, self.max_iter, batch)
+        self.validation_scores_ = stopper.scores
+        self.best_validation_score_ = -np.inf
+        try:
+            self._train(X, Y, self.max_iter, batch)
+        finally:
+            # whatever stopped training (patience, max_iter, an error), end
+            # with the best validation epoch's parameters, as scikit-learn
+            stopper.restore(self.model_)
+            self.best_validation_score_ = stopper.best
+            self.best_loss_ = None
+            self.trainer_.callbacks = []  # drop the validation rows
+        return self
 
-    def _train(self, X, Y, epochs):
-        bs = self._batch(X.shape[0])
-        self.trainer_.batch_size = bs
-        if self.norm == "batch" and X.shape[0] % bs == 1:
-            self.trainer_.batch_size = bs + 1 if bs + 1 <= X.shape[0] else bs
+    def _train(self, X, Y, epochs, batch=None):
+        self.trainer_.batch_size = self._batch(X.shape[0]) if batch is None \
+            else batch
         hist = self.trainer_.fit(X, Y, epochs=epochs)
         self.loss_curve_.extend(hist.loss)
         self.n_iter_ = len(self.loss_curve_)
         self.loss_ = self.loss_curve_[-1]
+        if self.best_loss_ is not None:
+            self.best_loss_ = min(self.best_loss_, min(hist.loss))
         return self
+
+
+def _check_X_kind(est, X):
+    """Clear errors for inputs the estimators do not take (yet); X with
+    pandas nullable columns converted."""
+    name = type(est).__name__
+    if sp.issparse(X) or any(
+            type(d).__name__ == "SparseDtype"
+            for d in getattr(X, "dtypes", ())):
+        raise TypeError(
+            f"{name} does not support sparse input yet (got "
+            f"{type(X).__name__}); convert it to a dense array with "
+            f"X.toarray() (pandas: X.sparse.to_dense()) first")
+    return _pandas_nullable(X, "X")
+
+
+def _pandas_nullable(a, what):
+    """pandas nullable columns (Float64, Int64, boolean, ...): with no
+    missing value they become the plain numpy dtype (column names kept);
+    missing values (pd.NA) are a ValueError naming them."""
+    if not hasattr(a, "isna"):
+        return a
+    frame = hasattr(a, "columns")
+    dtypes = dict(a.dtypes.items()) if frame else {None: a.dtype}
+    import pandas as pd
+    nullable = {k: d for k, d in dtypes.items()
+                if getattr(d, "na_value", None) is pd.NA}
+    if not nullable:
+        return a
+    n_na = int(np.asarray(a.isna()).sum())
+    if n_na:
+        raise ValueError(
+            f"{what} contains {n_na} missing value(s) (pd.NA) in pandas "
+            f"nullable columns; impute or drop them first")
+    to = {k: getattr(d, "numpy_dtype", object) for k, d in nullable.items()}
+    return a.astype(to) if frame else a.astype(to[None])
+
+
+class _BestValidation:
+    """scikit-learn's early stopping as a Trainer callback: score the
+    held-out rows after every epoch (accuracy for classifiers, R^2 for
+    regressors), keep a copy of the best epoch's parameters, stop when the
+    score has not improved by ``tol`` for more than ``n_iter_no_change``
+    consecutive epochs.  :meth:`restore` puts the best parameters back."""
+
+    def __init__(self, est, Xv, Yv):
+        self.est, self.Xv, self.Yv = est, Xv, Yv
+        self.tol, self.n = est.tol, est.n_iter_no_change
+        self.scores = []
+        self.best, self.bad, self.state = -np.inf, 0, None
+
+    def __call__(self, trainer, hist):
+        m = trainer.model
+        score = self.est._validation_score(m, self.Xv, self.Yv)
+        self.scores.append(score)
+        if self.est.verbose:
+            print(f"Validation score: {score:f}", flush=True)
+        self.bad = self.bad + 1 if score < self.best + self.tol else 0
+        if score > self.best:
+            self.best = score
+            self.state = (m.params.copy(), m.stats.copy())
+        return self.bad > self.n  # as scikit-learn: strictly more
+
+    def restore(self, m):
+        if self.state is not None:
+            m.params[...] = self.state[0]
+            m.stats[...] = self.state[1]
 
 
 class _Stalled:
@@ -162,7 +328,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     Attributes
     ----------
     model_ : MLP, trainer_ : Trainer, loss_curve_ : list, n_iter_ : int,
-    n_features_in_ : int
+    n_features_in_ : int, best_loss_ : float (None with early_stopping),
+    validation_scores_ : list and best_validation_score_ : float (R^2 on the
+    held-out rows, only with early_stopping)
     """
 
     _loss = "squared"
@@ -176,26 +344,35 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return {"multioutput": True}
 
     def _prepare(self, X, y, reset):
+        X = _check_X_kind(self, X)
+        y = _pandas_nullable(y, "y")
         X, y = validate_data(self, X, y, reset=reset, multi_output=True,
                              y_numeric=True, dtype=[np.float64, np.float32])
         Y = np.asarray(y, dtype=np.float64)
         self._y_1d = Y.ndim == 1 if reset else self._y_1d
         return X, Y.reshape(len(Y), -1)
 
+    def _validation_score(self, model, Xv, Yv):
+        P = model.forward(Xv).astype(np.float64)
+        return float(r2_score(Yv, P))
+
     def fit(self, X, y):
         X, Y = self._prepare(X, y, reset=True)
-        self._make(X.shape[1], Y.shape[1], X.shape[0])
-        return self._train(X, Y, self.max_iter)
+        return self._fit(X, Y, Y.shape[1])
 
     def partial_fit(self, X, y):
+        self._check_no_early_stopping()
         first = not hasattr(self, "model_")
         X, Y = self._prepare(X, y, reset=first)
         if first:
-            self._make(X.shape[1], Y.shape[1], X.shape[0])
+            batch = self._batch(X.shape[0])
+            self._make(X.shape[1], Y.shape[1], self._seed())
+            return self._train(X, Y, 1, batch)
         return self._train(X, Y, 1)
 
     def predict(self, X):
         check_is_fitted(self, "model_")
+        X = _check_X_kind(self, X)
         X = validate_data(self, X, reset=False,
                           dtype=[np.float64, np.float32])
         h = self.model_.forward(X)
@@ -208,46 +385,93 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     Labels of any type (``classes_``); parameters follow
     :class:`sklearn.neural_network.MLPClassifier`, plus ``norm``,
-    ``residual`` and ``dtype`` of :class:`jitmlp.MLP`.
+    ``residual`` and ``dtype`` of :class:`jitmlp.MLP`.  ``y`` is one label
+    per sample: multi-label indicator ``y`` is not supported yet (it comes
+    with the binary_cross_entropy loss).  With early_stopping,
+    ``validation_scores_`` holds the accuracy on the held-out rows.
     """
 
     _loss = "cross_entropy"
 
     def _prepare(self, X, y, reset, classes=None):
+        X = _check_X_kind(self, X)
+        y = _pandas_nullable(y, "y")
+        shape = getattr(y, "shape", None)
+        if shape is None and isinstance(y, (list, tuple)):
+            try:
+                shape = np.shape(y)
+            except ValueError:  # ragged
+                shape = None
+        if shape is not None and len(shape) == 2 and shape[1] > 1:
+            try:
+                kind = type_of_target(y)
+            except ValueError:
+                kind = None
+            if kind == "multilabel-indicator":
+                raise ValueError(
+                    f"{type(self).__name__} does not support multi-label "
+                    f"classification yet: y is a multi-label indicator "
+                    f"matrix of shape {tuple(shape)}; multi-label comes with "
+                    f"the binary_cross_entropy loss (pass one label per "
+                    f"sample meanwhile)")
+            if kind == "multiclass-multioutput":
+                raise ValueError(
+                    f"{type(self).__name__} does not support multi-output "
+                    f"classification: y has shape {tuple(shape)}; pass one "
+                    f"label per sample")
         X, y = validate_data(self, X, y, reset=reset,
                              dtype=[np.float64, np.float32])
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         if reset:
-            self._enc = LabelEncoder().fit(y if classes is None else classes)
-            self.classes_ = self._enc.classes_
-            if len(self.classes_) < 2:
+            enc = LabelEncoder().fit(y if classes is None else classes)
+            if len(enc.classes_) < 2:
                 raise ValueError(f"MLPClassifier needs samples of at least 2 "
                                  f"classes in the data; got 1 class: "
-                                 f"{self.classes_[0]!r}")
-        unknown = np.setdiff1d(np.unique(y), self.classes_)
+                                 f"{enc.classes_.tolist()[0]!r}")
+            known = enc.classes_
+        else:
+            known = self.classes_
+        unknown = np.setdiff1d(np.unique(y), known)
         if unknown.size:
-            raise ValueError(f"y contains labels not in classes_: "
+            raise ValueError(f"y contains labels not in classes_ "
+                             f"{known.tolist()[:10]}: "
                              f"{unknown[:5].tolist()}")
+        if reset:
+            self._enc = enc
+            self.classes_ = enc.classes_
         return X, self._enc.transform(y)
+
+    def _validation_score(self, model, Xv, yv):
+        return float(np.mean(np.argmax(model.forward(Xv), axis=1) == yv))
 
     def fit(self, X, y):
         X, y = self._prepare(X, y, reset=True)
-        self._make(X.shape[1], len(self.classes_), X.shape[0])
-        return self._train(X, y, self.max_iter)
+        return self._fit(X, y, len(self.classes_), stratify=True)
 
     def partial_fit(self, X, y, classes=None):
+        self._check_no_early_stopping()
         first = not hasattr(self, "model_")
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to "
                              "partial_fit")
+        if not first and classes is not None and not np.array_equal(
+                self.classes_, unique_labels(classes)):
+            raise ValueError(
+                f"classes={unique_labels(classes).tolist()!r} is not the same "
+                f"as on the first call to partial_fit (or fit), which set "
+                f"classes_={self.classes_.tolist()!r}; call fit to start "
+                f"over with other classes")
         X, y = self._prepare(X, y, reset=first, classes=classes)
         if first:
-            self._make(X.shape[1], len(self.classes_), X.shape[0])
+            batch = self._batch(X.shape[0])
+            self._make(X.shape[1], len(self.classes_), self._seed())
+            return self._train(X, y, 1, batch)
         return self._train(X, y, 1)
 
     def predict_proba(self, X):
         check_is_fitted(self, "model_")
+        X = _check_X_kind(self, X)
         X = validate_data(self, X, reset=False,
                           dtype=[np.float64, np.float32])
         return self.model_.predict_proba(X).astype(np.float64)
