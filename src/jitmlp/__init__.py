@@ -20,7 +20,8 @@ from . import datasets, schedules  # noqa: E402
 from ._threads import get_num_threads, set_num_threads  # noqa: E402
 from .model import MLP, load  # noqa: E402
 from .optim import SGD, Adam, AdamW, Optimizer  # noqa: E402
-from .trainer import DivergenceError, History, Trainer  # noqa: E402
+from ._errors import DivergenceError, NonFiniteOutputError  # noqa: E402
+from .trainer import History, Trainer  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,6 @@ def __getattr__(name):
     raise AttributeError(f"module 'jitmlp' has no attribute {name!r}")
 
 __all__ = ["MLP", "load", "SGD", "Adam", "AdamW", "Optimizer", "Trainer",
-           "History", "DivergenceError", "schedules", "datasets",
+           "History", "DivergenceError", "NonFiniteOutputError", "schedules", "datasets",
            "set_num_threads", "get_num_threads", "MLPClassifier",
            "MLPRegressor", "__version__"]

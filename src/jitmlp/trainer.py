@@ -15,7 +15,7 @@ import numba
 import numpy as np
 
 from . import _validation as V
-from ._errors import DivergenceError
+from ._errors import DivergenceError  # noqa: F401 (jitmlp.trainer.DivergenceError)
 from .kernels import consts as C
 from .kernels import train_epoch
 from .model import MLP
@@ -317,9 +317,8 @@ class Trainer:
                 C.STOP_UPDATE: "the update made parameters non-finite (step "
                                "undone; the optimizer's moments restart from "
                                "zero)",
-                C.STOP_STATS: "the update made the BatchNorm running "
-                              "statistics non-finite (step undone; the "
-                              "optimizer's moments restart from zero)",
+                C.STOP_STATS: "the BatchNorm running statistics would "
+                              "become non-finite",
                 }.get(code, "training diverged")
 
     # ------------------------------------------------------------- training

@@ -85,4 +85,4 @@ N_WS = 10
 STOP_LOSS = 1      # the batch loss was not finite (nothing changed)
 STOP_GRAD = 2      # the gradient norm was not finite (nothing changed)
 STOP_UPDATE = 3    # the update made a parameter or moment non-finite (undone)
-STOP_STATS = 4     # the running statistics became non-finite (undone)
+STOP_STATS = 4     # the running statistics would become non-finite (nothing changed)

@@ -80,10 +80,10 @@ def train_epoch(params, stats, grad, m, v, lay, segs, ws, X, Y, order,
     cfg[CFG_GNORM_STRIDE]-th step adds each layer's ||dW|| to gnorm_acc[l] and
     1 to gnorm_acc[-1].
 
-    Divergence guard: a step whose loss or gradient is not finite changes
-    nothing; a step whose update makes a parameter, a moment or a running
-    statistic non-finite is undone (parameters and statistics exactly, the
-    moments restart from zero).  The loop then stops, info[0] says why
+    Divergence guard: a step whose loss, running statistics or gradient are
+    not finite changes nothing (the statistics are put back); a step whose
+    update makes a parameter or a moment non-finite is undone (parameters
+    exactly, the moments restart from zero).  The loop then stops, info[0] says why
     (consts.STOP_*), and the index of that step is returned; otherwise
     s_end is returned.
     """
@@ -114,6 +114,8 @@ def train_epoch(params, stats, grad, m, v, lay, segs, ws, X, Y, order,
         stop = 0
         if not math.isfinite(loss):
             stop = STOP_LOSS
+        elif S > 0 and not _all_finite(stats):
+            stop = STOP_STATS
         gscale = 1.0
         if stop == 0 and clip > 0.0:
             gn = math.sqrt(sq_norm(grad, 0, P))
@@ -132,9 +134,6 @@ def train_epoch(params, stats, grad, m, v, lay, segs, ws, X, Y, order,
                             t0 + s + 1, gscale, ws[WS_C], nth) != 0:
                 undo_update(params, grad, m, v)
                 stop = STOP_UPDATE
-            elif not _all_finite(stats):
-                undo_update(params, grad, m, v)
-                stop = STOP_STATS
         if stop != 0:
             for k in range(S):
                 stats[k] = stats_before[k]

@@ -1,0 +1,373 @@
+"""Nothing lost, nothing silent: divergence, Ctrl-C, bad state, buffers,
+non-finite outputs, memory and compiled-kernel reuse (issue 9, items 5-11, 16).
+
+Each test reproduces a fault seen on jitmlp 0.1 and fails there.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import jitmlp as jm
+from jitmlp import schedules as S
+from jitmlp.kernels import train_epoch
+
+
+def regression(n=200, d=5, seed=0):
+    r = np.random.default_rng(seed)
+    X = r.standard_normal((n, d))
+    return X, np.sin(X @ r.standard_normal(d))
+
+
+def buffers(tr):
+    m, o = tr.model, tr.optimizer
+    return [m.params.copy(), m.stats.copy(),
+            None if o.m is None else o.m.copy(),
+            None if o.v is None else o.v.copy(), o.t, tr.epoch]
+
+
+def same(a, b):
+    for x, y in zip(a, b):
+        if isinstance(x, np.ndarray):
+            if not np.array_equal(x, y):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+# ------------------------------------------------------------ item 5: finite
+@pytest.mark.parametrize("opt", [lambda: jm.SGD(lr=0.01),
+                                 lambda: jm.SGD(lr=0.01, momentum=0.9),
+                                 lambda: jm.Adam(lr=50.0)])
+def test_fit_never_returns_non_finite_parameters(opt):
+    # 0.1: full-batch float32, inputs x30, SGD(0.01): NaN predictions by the
+    # 4th fit, and a later DivergenceError claimed a restore that did not happen
+    X, y = regression()
+    X = (X * 30).astype(np.float32)
+    m = jm.MLP([5, 16, 16, 1], dtype="float32", seed=0)
+    tr = jm.Trainer(m, opt(), batch_size=200, epochs=1, shuffle=False, seed=0)
+    for _ in range(40):
+        before = m.params.copy()
+        try:
+            tr.fit(X, y)
+        except jm.DivergenceError as e:
+            # one step an epoch: the refused step is the only one of the call
+            np.testing.assert_array_equal(m.params, before)
+            assert e.step == 0 and tr.optimizer.t == sum(tr.history.steps)
+            assert tr.epoch == len(tr.history)
+            break
+        assert np.isfinite(m.params).all()
+    assert np.isfinite(m.params).all()
+
+
+def test_an_update_that_overflows_is_undone_exactly():
+    # finite loss and gradient, but lr * g overflows float32: the kernel's
+    # fused check puts every parameter back from the consumed gradient
+    X, y = regression(64)
+    m = jm.MLP([5, 8, 1], dtype="float32", seed=0)
+    tr = jm.Trainer(m, jm.SGD(lr=3e38, momentum=0.5), batch_size=64, seed=0)
+    before = buffers(tr)
+    with pytest.raises(jm.DivergenceError, match="update made parameters"):
+        tr.step(X, 100 * y)
+    after = buffers(tr)
+    np.testing.assert_array_equal(after[0], before[0])
+    assert tr.optimizer.t == 0
+    assert np.isfinite(m.params).all() and np.isfinite(tr.optimizer.v).all()
+
+
+def test_optimizer_step_refuses_an_overflowing_update_and_keeps_grad():
+    m = jm.MLP([3, 4, 1], dtype="float32", seed=0)
+    opt = jm.SGD(lr=1e38)
+    g = np.full(m.n_params, 10.0, np.float32)
+    p0 = m.params.copy()
+    with pytest.raises(jm.DivergenceError):
+        opt.step(m, g)
+    np.testing.assert_array_equal(m.params, p0)
+    assert (g == 10.0).all()          # the caller's gradient is not consumed
+    opt = jm.SGD(lr=0.1)
+    opt.step(m, g)
+    assert (g == 10.0).all() and opt.t == 1
+
+
+# ------------------------------------------- item 6: refused step, BN stats
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_refused_step_leaves_running_statistics_alone(dtype):
+    big = 1e19 if dtype == "float32" else 1e200
+    m = jm.MLP([3, 6, 6, 2], norm="batch", dtype=dtype, seed=0)
+    tr = jm.Trainer(m, jm.Adam(), seed=0)
+    X = np.random.default_rng(0).standard_normal((8, 3))
+    tr.step(X, X[:, :2])
+    before = buffers(tr)
+    with pytest.raises(jm.DivergenceError, match="no update was made"):
+        tr.step(X * big, X[:, :2])
+    assert same(buffers(tr), before)
+
+
+# ------------------------------------------------------ item 7: Ctrl-C
+CTRL_C_CHILD = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    import jitmlp as jm
+    r = np.random.default_rng(0)
+    X = r.standard_normal((20000, 32)); y = np.sin(X[:, 0]) + X[:, 1]
+    m = jm.MLP([32, 64, 64, 1], seed=0)
+    tr = jm.Trainer(m, jm.Adam(lr=1e-3), batch_size=8, epochs=1000, seed=7,
+                    track_grad_norms=False)
+    tr.fit(X[:64], y[:64], epochs=1)      # compile / load kernels first
+    print("ready", flush=True)
+    t_int = None
+    try:
+        tr.fit(X, y)
+        out = {"interrupted": False}
+    except KeyboardInterrupt:
+        t_int = time.time()
+        out = {"interrupted": True}
+    h = tr.history
+    out.update(t_int=t_int, t=tr.optimizer.t, steps=sum(h.steps),
+               epochs=tr.epoch, n_hist=len(h), last_steps=h.steps[-1],
+               flag=h.interrupted, finite=bool(np.isfinite(m.params).all()))
+    # replay: the same epochs and the same partial epoch as plain steps
+    ref = jm.MLP([32, 64, 64, 1], seed=0)
+    tr2 = jm.Trainer(ref, jm.Adam(lr=1e-3), batch_size=8, seed=7,
+                     track_grad_norms=False)
+    tr2.fit(X[:64], y[:64], epochs=1)
+    full = tr.epoch - 1 - 1             # epochs of the interrupted fit
+    if full > 0:
+        tr2.fit(X, y, epochs=full)
+    order = np.random.default_rng([7, tr2.epoch]).permutation(len(X))
+    for s in range(h.steps[-1]):
+        idx = order[s * 8:(s + 1) * 8]
+        tr2.step(X[idx], y[idx])
+    out["replay_equal"] = bool(np.array_equal(ref.params, m.params))
+    tr.fit(X[:256], y[:256], epochs=1)  # and it goes on
+    out["after"] = tr.optimizer.t
+    print(json.dumps(out), flush=True)
+""")
+
+
+def test_ctrl_c_stops_within_a_second_after_a_whole_step(tmp_path):
+    script = tmp_path / "child.py"
+    script.write_text(CTRL_C_CHILD)
+    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(1.5)               # into an epoch (~2500 steps of 8 rows)
+        t_sent = time.time()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["interrupted"] and res["flag"]
+    assert res["t_int"] - t_sent < 1.0
+    assert res["t"] == res["steps"]          # optimizer step == history
+    assert res["epochs"] == res["n_hist"]
+    assert res["finite"] and res["replay_equal"]
+    assert res["after"] == res["t"] + 32     # fit goes on: 256 / 8 steps
+
+
+def test_epoch_in_chunks_equals_one_call():
+    X, y = regression(300)
+    runs = []
+    for chunk in (1, 7, 10 ** 9):
+        m = jm.MLP([5, 16, 16, 1], norm="batch", seed=0)
+        tr = jm.Trainer(m, jm.Adam(lr=1e-2), batch_size=8, epochs=2, seed=1)
+        tr._chunk = chunk
+        tr._run.__func__  # noqa: B018 (the method that chunks)
+        orig = tr._run
+
+        def fixed(*a, _o=orig, _c=chunk, _tr=tr, **k):
+            _tr._chunk = _c
+            return _o(*a, **k)
+        # keep the chunk size fixed instead of adapting it to the clock
+        import jitmlp.trainer as T
+        saved = T._CHUNK_SECONDS
+        T._CHUNK_SECONDS = 0.0 if chunk == 1 else 1e9
+        try:
+            tr.fit(X, y)
+        finally:
+            T._CHUNK_SECONDS = saved
+        runs.append((m.params.copy(), m.stats.copy(), tr.history.loss))
+    for p, s, loss in runs[1:]:
+        np.testing.assert_array_equal(p, runs[0][0])
+        np.testing.assert_array_equal(s, runs[0][1])
+        assert loss == runs[0][2]
+
+
+# ------------------------------------------ item 8: history, reset, state
+class Boom(S.Schedule):
+    def __init__(self, at):
+        self.at = at
+
+    def values(self, t, base_lr):
+        if np.max(t) >= self.at:
+            raise RuntimeError("schedule failed")
+        return np.full(np.shape(t), base_lr)
+
+
+def test_history_survives_a_raising_schedule_or_callback():
+    X, y = regression(64)
+    tr = jm.Trainer(jm.MLP([5, 8, 1], seed=0), jm.SGD(lr=0.01), batch_size=16,
+                    epochs=10, schedule=Boom(at=12), seed=0)
+    with pytest.raises(RuntimeError, match="schedule failed"):
+        tr.fit(X, y)
+    assert tr.history.epoch == [0, 1, 2] and tr.optimizer.t == 12
+
+    def cb(trainer, hist):
+        if len(hist) == 2:
+            raise RuntimeError("callback failed")
+    tr = jm.Trainer(jm.MLP([5, 8, 1], seed=0), jm.SGD(lr=0.01), batch_size=16,
+                    epochs=10, callbacks=[cb], seed=0)
+    with pytest.raises(RuntimeError, match="callback failed"):
+        tr.fit(X, y)
+    assert tr.history.epoch == [0, 1] and tr.epoch == 2
+
+
+def test_reset_resets_reduce_on_plateau():
+    X, y = regression(64)
+    sched = S.ReduceOnPlateau(patience=1, tol=1e9)
+    tr = jm.Trainer(jm.MLP([5, 8, 1], seed=0), jm.SGD(lr=0.01), batch_size=16,
+                    epochs=4, schedule=sched, seed=0)
+    tr.fit(X, y)
+    assert tr.history.lr[-1] < 0.01
+    h = tr.fit(X, y, epochs=1, reset=True)
+    assert h.lr[0] == 0.01
+
+
+def test_trainer_and_optimizer_state_are_checked_before_use():
+    X, y = regression(64)
+    tr = jm.Trainer(jm.MLP([5, 8, 1], seed=0), jm.Adam(), batch_size=16,
+                    seed=0)
+    tr.fit(X, y, epochs=1)
+    before = buffers(tr)
+    with pytest.raises(ValueError, match="missing"):
+        tr.load_state_dict({})
+    good = tr.state_dict()
+    bad = dict(good, optimizer=dict(good["optimizer"]))
+    bad["optimizer"]["m"] = good["optimizer"]["m"].reshape(-1, 1)
+    with pytest.raises(ValueError, match="1-D"):
+        tr.load_state_dict(bad)
+    bad["optimizer"]["m"] = np.full_like(good["optimizer"]["m"], np.nan)
+    with pytest.raises(ValueError, match="NaN"):
+        tr.load_state_dict(bad)
+    bad = dict(good, schedule="x")
+    with pytest.raises(TypeError):
+        tr.load_state_dict(bad)
+    with pytest.raises(TypeError):
+        tr.load_state_dict(dict(good, epoch="3"))
+    assert same(buffers(tr), before)
+    # a moment of the wrong size never reaches the kernels
+    tr.optimizer.m = np.zeros(3, tr.model.dtype)
+    with pytest.raises(ValueError, match="another model"):
+        tr.fit(X, y, epochs=1)
+
+
+# --------------------------------------------- item 9: buffers are guarded
+def test_params_and_stats_refuse_wrong_arrays():
+    m = jm.MLP([4, 6, 2], norm="batch", dtype="float32", seed=0)
+    view = m.state_dict()["hidden.0.W"]
+    p0, s0 = m.params.copy(), m.stats.copy()
+    for bad, exc in ((np.zeros(3), ValueError),
+                     (np.zeros(m.n_params + 1), ValueError),
+                     (np.zeros((m.n_params, 1)), ValueError),
+                     (np.zeros(m.n_params, complex), TypeError),
+                     (np.full(m.n_params, np.nan), ValueError),
+                     ("abc", TypeError)):
+        with pytest.raises(exc):
+            m.params = bad
+    with pytest.raises(ValueError):
+        m.stats = np.zeros(m.stats.size + 2)
+    with pytest.raises(ValueError, match="running_var"):
+        m.stats = np.zeros(m.stats.size)
+    np.testing.assert_array_equal(m.params, p0)
+    np.testing.assert_array_equal(m.stats, s0)
+    m.params = np.ones(m.n_params)           # float64 values, copied in
+    assert m.params.dtype == np.float32 and (view == 1).all()
+    for attr in ("layout", "sizes", "norm_eps", "bn_momentum", "dtype"):
+        with pytest.raises(AttributeError):
+            setattr(m, attr, None)
+    X = np.ones((3, 4), np.float32)
+    assert np.isfinite(m.eval().forward(X)).all()
+
+
+# ---------------------------------------- item 10: no silent NaN outputs
+def test_norm_eps_must_be_positive():
+    with pytest.raises(ValueError, match="norm_eps"):
+        jm.MLP([3, 4, 1], norm="batch", norm_eps=0.0)
+
+
+def test_prediction_methods_raise_on_overflow():
+    m = jm.MLP([3, 64, 64, 2], loss="cross_entropy", dtype="float32",
+               init_scale=40.0, seed=0)
+    X = np.full((4, 3), 3e37, np.float32)
+    for call in (m.forward, m.predict, m.predict_proba):
+        with pytest.raises(jm.NonFiniteOutputError, match="float32"):
+            call(X)
+    with pytest.raises(ValueError):           # it is a ValueError too
+        m.loss(X, np.zeros(4, int))
+    assert np.isfinite(m.forward(np.ones((4, 3), np.float32))).all()
+
+
+# ------------------------------------------ item 11: memory and schedules
+def test_large_loss_and_grad_does_not_keep_its_workspace():
+    r = np.random.default_rng(0)
+    X = r.standard_normal((50000, 20))
+    y = r.integers(0, 10, 50000)
+    m = jm.MLP([20, 256, 256, 10], loss="cross_entropy", seed=0)
+    loss, g = m.loss_and_grad(X, y)
+    held = sum(a.nbytes for _, ws in m._ws_cache.values() for a in ws)
+    assert held < 64 << 20
+    # the blocked gradient is the full-batch gradient
+    import jitmlp.model as M
+    saved = M._GRAD_CHUNK
+    M._GRAD_CHUNK = 10 ** 9
+    try:
+        loss1, g1 = m.loss_and_grad(X[:9000], y[:9000])
+    finally:
+        M._GRAD_CHUNK = saved
+    loss2, g2 = m.loss_and_grad(X[:9000], y[:9000])
+    assert loss2 == pytest.approx(loss1, rel=1e-12)
+    np.testing.assert_allclose(g2, g1, rtol=1e-9, atol=1e-14)
+
+
+def test_cosine_restarts_cost_does_not_grow_with_the_step():
+    c = S.Cosine(10, restarts=True, t_mult=2)
+    t0 = time.perf_counter()
+    v = c.values(np.arange(5 * 10 ** 7, 5 * 10 ** 7 + 1000), 1.0)
+    assert time.perf_counter() - t0 < 0.05 and np.isfinite(v).all()
+    # agrees with the cycle-by-cycle definition
+    t = np.arange(3000)
+    starts, lengths = [0], [10]
+    while starts[-1] + lengths[-1] <= t[-1]:
+        starts.append(starts[-1] + lengths[-1])
+        lengths.append(lengths[-1] * 2)
+    i = np.searchsorted(starts, t, side="right") - 1
+    ref = 0.5 * (1 + np.cos(np.pi * (t - np.array(starts)[i])
+                            / np.array(lengths, float)[i]))
+    np.testing.assert_allclose(c.values(t, 1.0), ref, rtol=0, atol=1e-15)
+
+
+# ------------------------------- item 16: one kernel set per dtype, always
+def test_read_only_and_strided_inputs_compile_nothing_new():
+    X, y = regression(64)
+    m = jm.MLP([5, 8, 1], seed=0)
+    tr = jm.Trainer(m, jm.SGD(lr=0.01), batch_size=16, seed=0)
+    tr.fit(X, y, epochs=1)
+    n_sig = len(train_epoch.signatures)
+    Xr, yr = X.copy(), y.copy()
+    Xr.flags.writeable = False
+    yr.flags.writeable = False
+    Xf = np.asfortranarray(X)
+    tr.fit(Xr, yr, validation_data=(Xr, yr), epochs=1)
+    tr.fit(Xf, y[::-1][::-1], epochs=1)
+    m.predict(Xr)
+    assert len(train_epoch.signatures) == n_sig
