@@ -214,6 +214,18 @@ def test_save_of_non_finite_model_writes_nothing(tmp_path):
     assert os.listdir(tmp_path) == ["m.npz"]
 
 
+def _temp_bytes(folder):
+    """Bytes in the temporary files of ``folder`` (0 if none)."""
+    n = 0
+    for e in os.scandir(folder):
+        if e.name.endswith(".tmp"):
+            try:
+                n += e.stat().st_size
+            except FileNotFoundError:          # renamed meanwhile
+                pass
+    return n
+
+
 _CHILD = """
 import sys, jitmlp as jm
 m = jm.MLP([3000, 10000, 1], seed=1)          # 30M parameters, 240 MB
@@ -222,31 +234,35 @@ m.save(sys.argv[1])
 """
 
 
-def test_sigkill_during_save_keeps_the_old_file(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_or_interrupted_save_keeps_the_old_file(tmp_path, sig):
+    """A child process saving a 30M-parameter model over an old file is
+    killed (SIGKILL) or interrupted (SIGINT, Ctrl-C) in mid-write."""
     path = tmp_path / "model.npz"
     old = small()
     old.save(path)
     env = dict(os.environ,
                PYTHONPATH=os.path.dirname(os.path.dirname(jm.__file__)))
     for _attempt in range(3):
+        caught = False
         child = subprocess.Popen([sys.executable, "-c", _CHILD, str(path)],
-                                 env=env, stdout=subprocess.PIPE)
+                                 env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL)
         try:
             assert child.stdout.readline() == b"saving\n"
             deadline = time.monotonic() + 60
-            caught = False
             while time.monotonic() < deadline and child.poll() is None:
-                tmps = [e for e in os.scandir(tmp_path)
-                        if e.name.endswith(".tmp")]
-                if tmps and tmps[0].stat().st_size > 0:
-                    os.kill(child.pid, signal.SIGKILL)
+                if _temp_bytes(tmp_path) > 0:
+                    os.kill(child.pid, sig)
                     caught = True
                     break
                 time.sleep(0.0005)
         finally:
-            if child.poll() is None:
+            try:
+                child.wait(timeout=60 if caught else 0)
+            except subprocess.TimeoutExpired:
                 child.kill()
-            child.wait()
+                child.wait()
             child.stdout.close()
         if caught:
             break
@@ -254,9 +270,10 @@ def test_sigkill_during_save_keeps_the_old_file(tmp_path):
         old.save(path)
     else:
         pytest.skip("could not catch the child in the middle of its save")
-    assert child.returncode == -signal.SIGKILL
-    # killed mid-save: its temporary file is left, the old file is whole
-    assert [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    assert child.returncode == -sig
+    # SIGKILL can leave the temporary file, Ctrl-C removes it
+    stale = [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+    assert bool(stale) == (sig == signal.SIGKILL)
     assert_same(old, jm.load(path))
 
 
