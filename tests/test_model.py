@@ -1,5 +1,5 @@
 """MLP: gradients (finite differences), agreement with the numpy reference,
-losses' stability, state_dict and save/load."""
+losses' stability and state_dict (save/load: test_io.py)."""
 import numpy as np
 import pytest
 
@@ -195,34 +195,6 @@ def test_load_state_dict_validates_and_changes_nothing():
     m.load_state_dict(sd)
     assert np.array_equal(m.params, other.params)
     assert np.array_equal(m.stats, other.stats)
-
-
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_save_load_round_trip_is_exact(tmp_path, dtype, rng):
-    m = jm.MLP([3, 6, 6, 2], norm="batch", residual=True, activation="tanh",
-               loss="cross_entropy", dtype=dtype, bn_momentum=0.3,
-               norm_eps=1e-3, seed=0)
-    m.stats[...] = rng.random(m.stats.size)
-    m.eval()
-    path = tmp_path / "model.npz"
-    m.save(path)
-    m2 = jm.load(path)
-    assert m2.get_config() == m.get_config()
-    assert m2.params.dtype == m.params.dtype
-    assert np.array_equal(m2.params, m.params)
-    assert np.array_equal(m2.stats, m.stats)
-    assert m2.training is False
-    X = rng.standard_normal((5, 3))
-    assert np.array_equal(m2.forward(X), m.forward(X))
-    with np.load(path, allow_pickle=False) as f:  # no pickle inside
-        assert set(f.files) == {"meta", "params", "stats"}
-
-
-def test_load_rejects_foreign_files(tmp_path):
-    p = tmp_path / "x.npz"
-    np.savez(p, a=np.zeros(2))
-    with pytest.raises(ValueError, match="not a jitmlp model"):
-        jm.load(p)
 
 
 def test_linear_model_depth_zero(rng):

@@ -6,6 +6,7 @@ installed) or ``openblas_set_num_threads`` via ctypes sets its thread count.
 """
 import ctypes
 import glob
+import numbers
 import os
 
 import numba
@@ -38,8 +39,9 @@ def set_num_threads(n):
 
     Returns the previous Numba thread count.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be a positive integer; got {n!r}")
+    n = int(n)                        # numpy integers too (ctypes needs int)
     prev = numba.get_num_threads()
     numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
     done = False

@@ -1,19 +1,19 @@
 """The MLP: architecture, the flat parameter buffer, modes, inference and
 gradients.  All numerical work happens in :mod:`jitmlp.kernels`; this module
 validates, allocates and chooses what to run."""
-import json
 import numbers
 
 import numpy as np
 
+from . import _io
 from . import _validation as V
 from ._errors import NonFiniteOutputError
 from ._layout import build_layout, make_workspace
 from .kernels import batch_loss_grad, forward_rows, gather
 from .kernels import consts as C
 
-FORMAT = "jitmlp-npz"
-FORMAT_VERSION = 1
+FORMAT = _io.FORMAT
+FORMAT_VERSION = _io.FORMAT_VERSION
 _PREDICT_CHUNK = 1024
 # workspaces up to this size stay cached on the model between calls; larger
 # ones (a full-batch loss_and_grad on 50k rows took 565 MiB) are freed after
@@ -53,8 +53,10 @@ class MLP:
         ``m`` of the running statistics ``r = (1-m) r + m s`` (PyTorch's).
     norm_eps : float
         eps in ``sqrt(var + eps)``.
-    seed : int or None
+    seed : int >= 0 or None
         Same seed, same weights (in either dtype: drawn in float64, then cast).
+        Numpy integers and floats are accepted wherever ints and floats are;
+        the config keeps them as Python ``int`` and ``float``.
 
     Attributes
     ----------
@@ -69,6 +71,24 @@ class MLP:
     def __init__(self, sizes, *, activation="relu", norm=None, residual=False,
                  loss="squared", init="he", init_scale=1.0, dtype="float64",
                  bn_momentum=0.1, norm_eps=1e-5, seed=None):
+        self._build(sizes, activation=activation, norm=norm,
+                    residual=residual, loss=loss, init=init,
+                    init_scale=init_scale, dtype=dtype,
+                    bn_momentum=bn_momentum, norm_eps=norm_eps, seed=seed)
+        cfg = self._config
+        self._initialise(cfg["init"], cfg["init_scale"], cfg["seed"])
+
+    @classmethod
+    def _empty(cls, config):
+        """A model of this configuration with zero buffers and no random
+        draws (for :func:`load`, which fills the buffers)."""
+        m = cls.__new__(cls)
+        m._build(**config)
+        return m
+
+    def _build(self, sizes, *, activation, norm, residual, loss, init,
+               init_scale, dtype, bn_momentum, norm_eps, seed):
+        """Validate the arguments, record the config, allocate zero buffers."""
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
             raise TypeError(f"sizes must be a sequence of ints; got {sizes!r}")
         sizes = list(sizes)
@@ -99,6 +119,13 @@ class MLP:
         if seed is not None and (isinstance(seed, bool)
                                  or not isinstance(seed, numbers.Integral)):
             raise TypeError(f"seed must be an integer or None; got {seed!r}")
+        if seed is not None:
+            seed = int(seed)              # numpy integers -> int (JSON)
+            if seed < 0:
+                raise ValueError(f"seed must be >= 0 or None; got {seed}")
+        # plain Python values only: the config is saved as JSON
+        activation, loss, init = str(activation), str(loss), str(init)
+        norm = None if norm is None else str(norm)
         self._config = dict(sizes=sizes, activation=activation, norm=norm,
                             residual=bool(residual), loss=loss, init=init,
                             init_scale=init_scale, dtype=dt.name,
@@ -111,7 +138,6 @@ class MLP:
         self._stats = np.zeros(self._layout.n_stats, dtype=dt)
         self._ws_cache = {}
         self.training = True
-        self._initialise(init, init_scale, seed)
 
     # ------------------------------------------------------------------ set-up
     def _initialise(self, init, scale, seed):
@@ -485,15 +511,53 @@ class MLP:
 
     # ------------------------------------------------------------ persistence
     def save(self, path):
-        """Write architecture, parameters and running statistics to ``.npz``.
+        """Write the model (architecture, parameters, running statistics,
+        dtype and mode) to a ``.npz`` file that :func:`load` reads back
+        exactly.
 
-        Keys: ``format`` and ``config`` (JSON strings), ``params`` and
-        ``stats`` (the flat buffers in the model's dtype).  No pickle.
+        The write is atomic: the data go to a temporary file in the same
+        folder, which is flushed, fsynced and then renamed onto the
+        destination (:func:`os.replace`).  An old file at ``path`` stays
+        whole until the new one is complete, whatever interrupts the save
+        (an exception, Ctrl-C, the process being killed); an interrupted
+        save removes its temporary file, except after SIGKILL or power loss,
+        which can leave a stale ``.<name>.<random>.tmp`` beside it.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination.  Naming rule: ``path`` is written as given when it
+            ends with ``.npz``, else ``path + ".npz"`` is written (so
+            ``save("m")`` writes ``m.npz``, and ``load("m")`` reads it).
+
+        Returns
+        -------
+        str
+            The path of the file written.
+
+        Raises
+        ------
+        ValueError
+            The parameters or running statistics contain NaN or infinite
+            values, or a running variance is negative (nothing is written:
+            :func:`load` would refuse such a file).
+        TypeError
+            ``path`` is not a str or os.PathLike (file objects cannot be
+            written atomically).
+        OSError
+            The folder does not exist, is not writable, the disk is full...;
+            an old file at the destination is left unchanged.
+
+        Notes
+        -----
+        File format (version 1): a numpy ``.npz`` archive, members stored
+        uncompressed, with exactly ``meta.npy`` (a 0-d unicode array holding
+        the JSON object ``{"format": "jitmlp-npz", "version": 1, "config":
+        get_config(), "training": bool}``), ``params.npy`` (the flat
+        parameter buffer, 1-D, the model's dtype) and ``stats.npy`` (the
+        BatchNorm running statistics, 1-D, possibly empty).  No pickle.
         """
-        meta = json.dumps({"format": FORMAT, "version": FORMAT_VERSION,
-                           "config": self._config, "training": self.training})
-        np.savez(path, meta=np.array(meta), params=self.params,
-                 stats=self.stats)
+        return _io.save(self, path)
 
     def copy(self):
         """An independent model with the same architecture, parameters and mode."""
@@ -507,29 +571,54 @@ class MLP:
 
 
 def load(path):
-    """Read a model written by :meth:`MLP.save` (exact round trip)."""
-    with np.load(path, allow_pickle=False) as f:
-        try:
-            meta = json.loads(str(f["meta"]))
-            params = f["params"]
-            stats = f["stats"]
-        except KeyError as exc:
-            raise ValueError(f"{path} is not a jitmlp model file: missing "
-                             f"{exc}") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a jitmlp model file")
-    if meta.get("version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path} was written by a newer jitmlp (format "
-                         f"version {meta['version']})")
-    cfg = dict(meta["config"])
-    sizes = cfg.pop("sizes")
-    model = MLP(sizes, **cfg)
-    if params.shape != model.params.shape or stats.shape != model.stats.shape:
-        raise ValueError(f"{path}: buffers do not match the architecture")
-    model.params[...] = params
-    model.stats[...] = stats
-    model.training = bool(meta.get("training", False))
-    return model
+    """Read a model written by :meth:`MLP.save`: an exact round trip of the
+    architecture, parameters, running statistics, dtype and mode.
+
+    Loading runs no code from the file (no pickle) and checks everything
+    before it allocates: the archive's members, the JSON metadata and its
+    types, the number of parameters the declared architecture needs
+    (computed before any model is built) against the members' sizes in the
+    zip directory, and each array's ``.npy`` header (dtype, shape, order).
+    So a small file declaring a huge layer, or a zip bomb, is refused at
+    once, while a genuine large model loads with one copy of its parameters
+    in memory.  The values are then checked: all finite, running variances
+    >= 0.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.  Naming rule: ``path`` is read when it names an existing
+        file, else ``path + ".npz"`` (the name :meth:`MLP.save` gives when
+        ``path`` lacks the suffix).
+
+    Returns
+    -------
+    MLP
+        A new model, in the mode (training or evaluation) it was saved in.
+
+    Raises
+    ------
+    FileNotFoundError
+        Neither ``path`` nor ``path + ".npz"`` exists.
+    IsADirectoryError, PermissionError
+        ``path`` is a folder, or cannot be read (as from :func:`open`).
+    ValueError
+        The file is not one :meth:`MLP.save` would write; the message names
+        the file and the problem, e.g. ``model.npz: params contains 3 NaN or
+        infinite values``.  This covers: not a zip archive, a truncated or
+        corrupt one, missing or extra members, meta that is not a JSON
+        object or is larger than 1 MiB, wrong JSON types (``"training"``
+        must be true/false, config entries must have the types
+        :class:`MLP` takes), unknown or missing keys, a format version newer
+        than this jitmlp reads, arrays of another dtype (int, bool, complex,
+        str, object...), shape or size than the architecture needs, NaN or
+        infinite values, negative running variances.
+
+    Notes
+    -----
+    The file format is described under :meth:`MLP.save`.
+    """
+    return _io.load(path)
 
 
 def _np_sigmoid(a):
