@@ -480,7 +480,8 @@ class MLP:
             P = np.asarray(yp, np.float64).reshape(Y.shape)
             ss_res = ((Y - P) ** 2).sum()
             ss_tot = ((Y - Y.mean(axis=0)) ** 2).sum()
-            return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else 0.0
+            r2 = float(1.0 - ss_res / ss_tot) if ss_tot > 0 else 0.0
+            return float(self._finite_output("score (R^2)", np.array(r2)))
         return float(np.mean(yp == Yc[:, 0]))
 
     # pickling: workspaces are rebuilt on demand, buffers come back writable
