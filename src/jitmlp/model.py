@@ -196,8 +196,12 @@ class MLP:
     loss_name = property(lambda self: self._config["loss"])
     bn_momentum = property(lambda self: self._config["bn_momentum"])
     norm_eps = property(lambda self: self._config["norm_eps"])
-    layout = property(lambda self: self._layout.table,
-                      doc="the integer layout table (read-only view)")
+    @property
+    def layout(self):
+        """The integer layout table (a read-only view: the kernels trust it)."""
+        view = self._layout.table.view()
+        view.flags.writeable = False
+        return view
 
     @property
     def params(self):
@@ -358,7 +362,7 @@ class MLP:
         ws = self._workspace(chunk, ycols)
         out = np.empty((n, self.n_outputs) if want_out else (0, 1), self.dtype)
         order = np.arange(n, dtype=np.int64)
-        total = forward_rows(self.params, self.stats, self.layout, ws, Xc, Yc,
+        total = forward_rows(self.params, self.stats, self._layout.table, ws, Xc, Yc,
                              order, chunk, self.training, self.norm_eps,
                              loss_code, out)
         return out, total
@@ -426,7 +430,7 @@ class MLP:
             B = min(block, n - start)
             gather(Xc, Yc, order, start, B, ws)
             total += batch_loss_grad(self._params, self._stats, part,
-                                     self.layout, ws, B, Yc.shape[1],
+                                     self._layout.table, ws, B, Yc.shape[1],
                                      self._loss_code, False, self.bn_momentum,
                                      self.norm_eps)
             if part is not grad:  # the block's mean gradient, weighted B/n

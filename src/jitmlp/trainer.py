@@ -291,7 +291,8 @@ class Trainer:
         while s < steps:
             end = min(steps, s + self._chunk)
             tic = time.perf_counter()
-            done = train_epoch(m.params, m.stats, grad, opt.m, opt.v, m.layout,
+            done = train_epoch(m.params, m.stats, grad, opt.m, opt.v,
+                               m._layout.table,
                                m._layout.segments, ws, X, Y, order, batch_size,
                                lrs, t0, hp, cfg, step_loss, gn, s, end, info)
             elapsed = time.perf_counter() - tic
