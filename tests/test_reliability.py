@@ -373,3 +373,19 @@ def test_read_only_and_strided_inputs_compile_nothing_new():
     tr.fit(Xf, y[::-1][::-1], epochs=1)
     m.predict(Xr)
     assert len(train_epoch.signatures) == n_sig
+
+
+def test_hyper_parameters_set_between_fits_are_checked_again():
+    X, y = regression(32)
+    m = jm.MLP([5, 4, 1], seed=0)
+    for attr, value in (("lr", -1.0), ("lr", float("nan")), ("t", -3),
+                        ("t", 1.5), ("momentum", 2.0), ("weight_decay", -1)):
+        opt = jm.SGD(lr=0.1, momentum=0.5)
+        tr = jm.Trainer(m, opt, batch_size=8, seed=0)
+        p0 = m.params.copy()
+        setattr(opt, attr, value)
+        with pytest.raises((ValueError, TypeError)):
+            tr.fit(X, y, epochs=1)
+        with pytest.raises((ValueError, TypeError)):
+            opt.step(m, np.zeros(m.n_params))
+        np.testing.assert_array_equal(m.params, p0)

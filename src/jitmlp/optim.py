@@ -4,6 +4,8 @@ Each update is one fused pass of :func:`jitmlp.kernels.apply_update` over
 the whole flat buffer (PyTorch's formulas, written in each class docstring).
 Weight decay touches the weight matrices W only, never b, gamma or beta.
 """
+import numbers
+
 import numba
 import numpy as np
 
@@ -48,6 +50,14 @@ class Optimizer:
         sizes this optimizer needs is refused (or, before the first step,
         replaced by fresh zeros).
         """
+        # hyper-parameters and the step count are plain attributes a user may
+        # set between fits: check them again before a kernel reads them
+        type(self)(**self.get_config())
+        if isinstance(self.t, bool) or not isinstance(self.t, numbers.Integral) \
+                or self.t < 0:
+            raise ValueError(f"optimizer.t must be an integer >= 0; got "
+                             f"{self.t!r}")
+        self.t = int(self.t)
         P = model.params.size
         need_m, need_v = self._needs()
 
