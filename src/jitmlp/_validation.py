@@ -4,14 +4,12 @@ import numbers
 
 import numpy as np
 
-from .kernels import consts as C
+from . import registry as R
 
-ACTIVATIONS = {"identity": C.ACT_IDENTITY, "relu": C.ACT_RELU,
-               "leaky_relu": C.ACT_LEAKY_RELU, "tanh": C.ACT_TANH,
-               "sigmoid": C.ACT_SIGMOID, "gelu": C.ACT_GELU, "elu": C.ACT_ELU}
-NORMS = {None: C.NORM_NONE, "batch": C.NORM_BATCH, "layer": C.NORM_LAYER}
-LOSSES = {"squared": C.LOSS_SQUARED, "logistic": C.LOSS_LOGISTIC,
-          "cross_entropy": C.LOSS_CROSS_ENTROPY}
+# name -> kernel code, read from the registries (jitmlp.registry)
+ACTIVATIONS = {k: a.code for k, a in R.ACTIVATIONS.items()}
+NORMS = {k: n.code for k, n in R.NORMS.items()}
+LOSSES = {k: l.code for k, l in R.LOSSES.items()}
 INITS = ("he", "xavier", "lecun")
 
 # the one wording of the BatchNorm batch-size rule (callers add the numbers)
@@ -109,8 +107,9 @@ def check_X(X, n_features, dtype, name="X"):
     return out
 
 
-def check_y(y, n, loss_code, n_out, dtype, name="y"):
-    """Return targets as a C-contiguous 2-D array of ``dtype`` for the kernels."""
+def check_y(y, n, loss, n_out, dtype, name="y"):
+    """Return targets as a C-contiguous 2-D array of ``dtype`` for the kernels,
+    encoded as the :class:`jitmlp.registry.Loss` ``loss`` says."""
     arr = _numeric(name, y)
     if arr.ndim == 0 or arr.ndim > 2:
         raise ValueError(f"{name} must be 1-D or 2-D; got shape {arr.shape}")
@@ -119,7 +118,7 @@ def check_y(y, n, loss_code, n_out, dtype, name="y"):
                          f"{arr.shape[0]}")
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values")
-    if loss_code == C.LOSS_SQUARED:
+    if loss.target == "values":
         if arr.ndim == 1:
             if n_out != 1:
                 raise ValueError(f"{name} has shape {arr.shape} but the model "
@@ -138,16 +137,19 @@ def check_y(y, n, loss_code, n_out, dtype, name="y"):
             raise ValueError(f"{name} must be 1-D labels for this loss; got "
                              f"shape {arr.shape}")
         arr = arr[:, 0]
-    if loss_code == C.LOSS_LOGISTIC:
+    if loss.target == "sign":
         ok = (arr == 1) | (arr == -1)
         if not ok.all():
             bad = np.unique(arr[~ok])[:5]
-            raise ValueError(f"{name} for the logistic loss must be -1 or +1; "
-                             f"found {bad.tolist()}")
-    else:
+            raise ValueError(f"{name} for the {loss.name} loss must be -1 or "
+                             f"+1; found {bad.tolist()}")
+    elif loss.target == "class":
         ok = (arr == np.round(arr)) & (arr >= 0) & (arr < n_out)
         if not ok.all():
             bad = np.unique(arr[~ok])[:5]
-            raise ValueError(f"{name} for cross_entropy must be integer class "
+            raise ValueError(f"{name} for {loss.name} must be integer class "
                              f"indices in [0, {n_out}); found {bad.tolist()}")
+    else:
+        raise ValueError(f"unknown target kind {loss.target!r} of loss "
+                         f"{loss.name!r}")
     return _kernel_array(arr.reshape(-1, 1), dtype)

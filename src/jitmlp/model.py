@@ -7,6 +7,7 @@ import numpy as np
 
 from . import _io
 from . import _validation as V
+from . import registry as R
 from ._errors import NonFiniteOutputError
 from ._layout import build_layout, make_workspace
 from .kernels import batch_loss_grad, forward_rows, gather
@@ -101,21 +102,24 @@ class MLP:
                 raise ValueError(f"every entry of sizes must be an integer "
                                  f">= 1; got {sizes!r}")
         sizes = [int(k) for k in sizes]
-        V.choice("activation", activation, tuple(V.ACTIVATIONS))
-        V.choice("norm", norm, tuple(V.NORMS))
-        V.choice("loss", loss, tuple(V.LOSSES))
+        act_spec = R.activation(activation)
+        norm_spec = R.norm(norm)
+        loss_spec = R.loss(loss)
+        activation, norm, loss = act_spec.name, norm_spec.name, loss_spec.name
         V.choice("init", init, V.INITS)
         dt = V.resolve_dtype(dtype)
         init_scale = V.real("init_scale", init_scale, low=0.0)
         bn_momentum = V.real("bn_momentum", bn_momentum, low=0.0, high=1.0)
         # eps = 0 divides by zero for a constant feature (NaN outputs)
         norm_eps = V.real("norm_eps", norm_eps, low=0.0, low_open=True)
-        if loss == "logistic" and sizes[-1] != 1:
-            raise ValueError(f"the logistic loss needs 1 output; sizes ends "
-                             f"with {sizes[-1]}")
-        if loss == "cross_entropy" and sizes[-1] < 2:
-            raise ValueError("cross_entropy needs at least 2 outputs (classes);"
-                             f" sizes ends with {sizes[-1]}")
+        if sizes[-1] < loss_spec.min_outputs or (
+                loss_spec.max_outputs is not None
+                and sizes[-1] > loss_spec.max_outputs):
+            want = (f"exactly {loss_spec.min_outputs}"
+                    if loss_spec.max_outputs == loss_spec.min_outputs
+                    else f"at least {loss_spec.min_outputs}")
+            raise ValueError(f"the {loss} loss needs {want} output(s); sizes "
+                             f"ends with {sizes[-1]}")
         if seed is not None and (isinstance(seed, bool)
                                  or not isinstance(seed, numbers.Integral)):
             raise TypeError(f"seed must be an integer or None; got {seed!r}")
@@ -131,9 +135,10 @@ class MLP:
                             init_scale=init_scale, dtype=dt.name,
                             bn_momentum=bn_momentum, norm_eps=norm_eps,
                             seed=seed)
-        self._loss_code = V.LOSSES[loss]
-        self._layout = build_layout(sizes, V.ACTIVATIONS[activation],
-                                    V.NORMS[norm], residual)
+        self._loss = loss_spec
+        self._loss_code = loss_spec.code
+        self._layout = build_layout(sizes, act_spec.code, norm_spec.code,
+                                    residual)
         self._params = np.zeros(self._layout.n_params, dtype=dt)
         self._stats = np.zeros(self._layout.n_stats, dtype=dt)
         self._ws_cache = {}
@@ -182,7 +187,7 @@ class MLP:
     @property
     def y_cols(self):
         """Columns of the target array the kernels receive."""
-        return self.n_outputs if self._loss_code == C.LOSS_SQUARED else 1
+        return self._loss.y_cols(self.n_outputs)
 
     # The architecture is fixed at construction: the kernels trust the layout
     # table and the buffer sizes, so these are read-only.
@@ -336,7 +341,7 @@ class MLP:
         return V.check_X(X, self.n_features, self.dtype, name=name)
 
     def _check_y(self, y, n, name="y"):
-        return V.check_y(y, n, self._loss_code, self.n_outputs, self.dtype,
+        return V.check_y(y, n, self._loss, self.n_outputs, self.dtype,
                          name=name)
 
     def _finite_output(self, what, a):
@@ -378,26 +383,21 @@ class MLP:
         return self._finite_output("forward", h)
 
     def predict(self, X):
-        """squared: h ((n,) when out == 1); logistic: -1/+1; cross_entropy: argmax."""
-        h = self.forward(X)
-        if self._loss_code == C.LOSS_LOGISTIC:
-            return np.where(h[:, 0] >= 0, 1, -1).astype(np.int64)
-        if self._loss_code == C.LOSS_CROSS_ENTROPY:
-            return np.argmax(h, axis=1)
-        return h[:, 0] if self.n_outputs == 1 else h
+        """Predictions, as the loss's registry entry defines them.
+
+        squared: h ((n,) when out == 1); logistic: labels -1/+1;
+        cross_entropy: class indices (argmax of h).
+        """
+        return self._loss.predict(self.forward(X))
 
     def predict_proba(self, X):
-        """cross_entropy: softmax (n, out); logistic: (n, 2) columns P(-1), P(+1)."""
-        if self._loss_code == C.LOSS_SQUARED:
-            raise ValueError("predict_proba needs the logistic or cross_entropy "
-                             "loss; this model uses the squared loss")
-        h = self.forward(X)
-        if self._loss_code == C.LOSS_LOGISTIC:
-            p = _sigmoid(h[:, 0])
-            return np.stack([1 - p, p], axis=1).astype(self.dtype)
-        e = np.exp(h - h.max(axis=1, keepdims=True))
+        """Probabilities: cross_entropy: softmax (n, out); logistic: (n, 2)
+        columns P(-1), P(+1).  A ValueError for a loss without them."""
+        if self._loss.proba is None:
+            raise ValueError(f"predict_proba needs a classification loss; this "
+                             f"model uses the {self._loss.name} loss")
         return self._finite_output("predict_proba",
-                                   e / e.sum(axis=1, keepdims=True))
+                                   self._loss.proba(self.forward(X)))
 
     def loss(self, X, y):
         """Mean loss over the rows of X in the current mode."""
@@ -451,7 +451,7 @@ class MLP:
         x = Xc
         out = []
         L = len(self.sizes) - 2
-        act = _NUMPY_ACT[self.activation]
+        act = R.activation(self.activation).phi
         for l in range(L):
             p = f"hidden.{l}"
             z = x @ sd[p + ".W"]
@@ -479,7 +479,7 @@ class MLP:
         """Accuracy for classification losses, R^2 for the squared loss."""
         yp = self.predict(X)
         Yc = self._check_y(y, yp.shape[0])
-        if self._loss_code == C.LOSS_SQUARED:
+        if not self._loss.classify:
             Y = Yc.astype(np.float64)
             P = np.asarray(yp, np.float64).reshape(Y.shape)
             ss_res = ((Y - P) ** 2).sum()
@@ -624,32 +624,3 @@ def load(path):
     The file format is described under :meth:`MLP.save`.
     """
     return _io.load(path)
-
-
-def _np_sigmoid(a):
-    return 0.5 * (1.0 + np.tanh(0.5 * a))
-
-
-def _np_gelu(a):
-    from math import erf, sqrt
-    return a * 0.5 * (1.0 + np.vectorize(erf)(a / sqrt(2.0)))
-
-
-_NUMPY_ACT = {
-    "identity": lambda a: a,
-    "relu": lambda a: np.maximum(a, 0),
-    "leaky_relu": lambda a: np.where(a > 0, a, 0.01 * a),
-    "tanh": np.tanh,
-    "sigmoid": _np_sigmoid,
-    "gelu": _np_gelu,
-    "elu": lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0))),
-}
-
-
-def _sigmoid(t):
-    out = np.empty_like(t)
-    pos = t >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-t[pos]))
-    e = np.exp(t[~pos])
-    out[~pos] = e / (1.0 + e)
-    return out

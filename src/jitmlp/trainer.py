@@ -425,7 +425,7 @@ class Trainer:
         if reset:
             self.reset()
         self.optimizer.bind(m)
-        classify = m._loss_code != C.LOSS_SQUARED
+        classify = m._loss.classify
         hist = History()
         steps = -(-n // batch)
         stride = max(1, steps // 64) if self.track_grad_norms else 0

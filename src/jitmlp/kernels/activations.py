@@ -8,10 +8,20 @@ import math
 from numba import njit
 
 from .consts import (ACT_ELU, ACT_GELU, ACT_IDENTITY, ACT_LEAKY_RELU,
-                     ACT_RELU, ACT_SIGMOID, ACT_TANH, LEAKY_SLOPE)
+                     ACT_RELU, ACT_SIGMOID, ACT_SILU, ACT_SOFTPLUS, ACT_TANH,
+                     LEAKY_SLOPE)
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def sigmoid(a):
+    """The stable logistic: never exponentiates a positive number."""
+    if a >= 0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)
+    return e / (1.0 + e)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -29,12 +39,7 @@ def phi_and_dphi(code, a):
         t = math.tanh(a)
         return t, 1.0 - t * t
     if code == ACT_SIGMOID:
-        # stable logistic: never exponentiate a positive number
-        if a >= 0:
-            s = 1.0 / (1.0 + math.exp(-a))
-        else:
-            e = math.exp(a)
-            s = e / (1.0 + e)
+        s = sigmoid(a)
         return s, s * (1.0 - s)
     if code == ACT_GELU:
         c = 0.5 * (1.0 + math.erf(a * _INV_SQRT2))
@@ -44,5 +49,12 @@ def phi_and_dphi(code, a):
             return a, 1.0
         e = math.exp(a)
         return e - 1.0, e
-    # ACT_IDENTITY
-    return a, 1.0
+    if code == ACT_SILU:
+        s = sigmoid(a)
+        return a * s, s * (1.0 + a * (1.0 - s))
+    if code == ACT_SOFTPLUS:
+        # log(1 + exp(a)) = max(a, 0) + log1p(exp(-|a|)): no overflow
+        return max(a, 0.0) + math.log1p(math.exp(-abs(a))), sigmoid(a)
+    if code == ACT_IDENTITY:
+        return a, 1.0
+    raise ValueError("jitmlp kernel: unknown activation code")

@@ -32,6 +32,8 @@ ACT_TANH = 3
 ACT_SIGMOID = 4
 ACT_GELU = 5
 ACT_ELU = 6
+ACT_SILU = 7
+ACT_SOFTPLUS = 8
 LEAKY_SLOPE = 0.01
 
 # normalisation codes

@@ -128,9 +128,11 @@ def forward_batch(params, stats, lay, ws, B, training, store, update_stats,
                                   stats[orv:orv + n_out], xh,
                                   ws[WS_RS][zo:zo + n_out], ws[WS_V], training,
                                   store, update_stats, bn_momentum, eps)
-            else:
+            elif norm == NORM_LAYER:
                 layernorm_forward(z, gamma, beta, xh, ws[WS_RS][zo:zo + B],
                                   store, eps)
+            else:
+                raise ValueError("jitmlp kernel: unknown norm code")
         act = lay[l, ACT]
         resid = lay[l, RESID] != 0
         if store:
@@ -215,11 +217,13 @@ def backward_batch(params, grad, lay, ws, B):
                                        params[og:og + n_out],
                                        grad[og:og + n_out],
                                        grad[obt:obt + n_out], ws[WS_V])
-                else:
+                elif norm == NORM_LAYER:
                     layernorm_backward(delta, xh, ws[WS_RS][zo:zo + B],
                                        params[og:og + n_out],
                                        grad[og:og + n_out],
                                        grad[obt:obt + n_out])
+                else:
+                    raise ValueError("jitmlp kernel: unknown norm code")
         x = _block(A, B * lay[l, X_IN], B, n_in)
         ow = lay[l, OFF_W]
         mm_tn(x, delta, _block(grad, ow, n_in, n_out))

@@ -8,7 +8,8 @@ import math
 
 from numba import njit
 
-from .consts import LOSS_CROSS_ENTROPY, LOSS_LOGISTIC
+from .activations import sigmoid
+from .consts import LOSS_CROSS_ENTROPY, LOSS_LOGISTIC, LOSS_SQUARED
 
 
 @njit(cache=True, error_model="numpy")
@@ -29,12 +30,7 @@ def loss_and_delta(h, y, loss_code, delta, scale, want_delta):
             # softplus(t) = max(t, 0) + log1p(exp(-|t|)): no overflow for any h
             total += max(t, 0.0) + math.log1p(math.exp(-abs(t)))
             if want_delta:
-                if t >= 0:
-                    s = 1.0 / (1.0 + math.exp(-t))
-                else:
-                    e = math.exp(t)
-                    s = e / (1.0 + e)
-                delta[i, 0] = scale * (-yi * s)
+                delta[i, 0] = scale * (-yi * sigmoid(t))
     elif loss_code == LOSS_CROSS_ENTROPY:
         for i in range(B):
             c = int(y[i, 0])
@@ -53,11 +49,13 @@ def loss_and_delta(h, y, loss_code, delta, scale, want_delta):
                 for j in range(out):
                     delta[i, j] = scale * (math.exp(h[i, j] - mx) * inv)
                 delta[i, c] -= scale
-    else:
+    elif loss_code == LOSS_SQUARED:
         for i in range(B):
             for j in range(out):
                 r = h[i, j] - y[i, j]
                 total += 0.5 * r * r
                 if want_delta:
                     delta[i, j] = scale * r
+    else:
+        raise ValueError("jitmlp kernel: unknown loss code")
     return total

@@ -1,0 +1,214 @@
+"""One registry per concept: activations, losses, normalisations.
+
+Each entry keeps together what the rest of the package needs to know about a
+name: its integer code for the kernels (:mod:`jitmlp.kernels.consts`), the
+aliases users may type (scikit-learn's ``"logistic"`` for the sigmoid), a
+plain-numpy reference of its formula, and, for losses, the task kind, how
+targets are encoded and how raw outputs ``h`` become predictions.  The model,
+the trainer, the estimators, input validation and the tests read these
+tables; nothing else compares names.
+
+Adding an activation: a code in ``kernels/consts.py``, its branch in
+``kernels/activations.py::phi_and_dphi``, an entry here (the tests then cover
+it: finite differences, numpy reference, ONNX/torch export where those
+tables have it).  Adding a loss: a code, a branch in
+``kernels/losses.py::loss_and_delta``, an entry here.
+"""
+from dataclasses import dataclass, field
+from math import erf, sqrt
+
+import numpy as np
+
+from .kernels import consts as C
+
+
+# --------------------------------------------------------------- numpy side
+def sigmoid(t):
+    """The stable logistic function: never exponentiates a positive number."""
+    t = np.asarray(t)
+    e = np.exp(-np.abs(t))
+    return np.where(t >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(
+        t.dtype if t.dtype.kind == "f" else np.float64, copy=False)
+
+
+def softplus(t):
+    """``log(1 + exp(t))`` without overflow: ``max(t, 0) + log1p(exp(-|t|))``."""
+    t = np.asarray(t)
+    return np.maximum(t, 0) + np.log1p(np.exp(-np.abs(t)))
+
+
+_erf = np.vectorize(erf, otypes=[np.float64])
+
+
+def _gelu(a):
+    return a * 0.5 * (1.0 + _erf(a / sqrt(2.0)))
+
+
+def _dgelu(a):
+    return 0.5 * (1.0 + _erf(a / sqrt(2.0))) + a * np.exp(-0.5 * a * a) \
+        / sqrt(2.0 * np.pi)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """phi of the hidden layers, with its derivative (numpy references)."""
+    name: str
+    code: int
+    phi: object
+    dphi: object
+    aliases: tuple = ()
+    formula: str = ""
+
+
+ACTIVATIONS = {a.name: a for a in (
+    Activation("identity", C.ACT_IDENTITY, lambda a: a,
+               lambda a: np.ones_like(a), formula="a"),
+    Activation("relu", C.ACT_RELU, lambda a: np.maximum(a, 0),
+               lambda a: (a > 0).astype(np.float64), formula="max(a, 0)"),
+    Activation("leaky_relu", C.ACT_LEAKY_RELU,
+               lambda a: np.where(a > 0, a, C.LEAKY_SLOPE * a),
+               lambda a: np.where(a > 0, 1.0, C.LEAKY_SLOPE),
+               formula="a if a > 0 else 0.01 a"),
+    Activation("tanh", C.ACT_TANH, np.tanh, lambda a: 1 - np.tanh(a) ** 2,
+               formula="tanh(a)"),
+    Activation("sigmoid", C.ACT_SIGMOID, sigmoid,
+               lambda a: sigmoid(a) * (1 - sigmoid(a)), aliases=("logistic",),
+               formula="1 / (1 + exp(-a))"),
+    Activation("gelu", C.ACT_GELU, _gelu, _dgelu,
+               formula="a Phi(a) (exact erf form, PyTorch's default)"),
+    Activation("elu", C.ACT_ELU,
+               lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0))),
+               lambda a: np.where(a > 0, 1.0, np.exp(np.minimum(a, 0))),
+               formula="a if a > 0 else exp(a) - 1"),
+    Activation("silu", C.ACT_SILU, lambda a: a * sigmoid(a),
+               lambda a: sigmoid(a) * (1 + a * (1 - sigmoid(a))),
+               aliases=("swish",), formula="a sigmoid(a)"),
+    Activation("softplus", C.ACT_SOFTPLUS, softplus, sigmoid,
+               formula="log(1 + exp(a)), stable"),
+)}
+
+
+@dataclass(frozen=True)
+class Norm:
+    """Normalisation of every hidden pre-activation before phi."""
+    name: object          # None, "batch" or "layer"
+    code: int
+    running_stats: bool   # keeps running_mean / running_var
+    drops_bias: bool      # the hidden layers carry no bias b
+
+
+NORMS = {n.name: n for n in (
+    Norm(None, C.NORM_NONE, False, False),
+    Norm("batch", C.NORM_BATCH, True, True),
+    Norm("layer", C.NORM_LAYER, False, False),
+)}
+
+
+# ------------------------------------------------------------------ losses
+def _argmax(h):
+    return np.argmax(h, axis=1)
+
+
+def _softmax(h):
+    e = np.exp(h - h.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _sign_labels(h):
+    return np.where(h[:, 0] >= 0, 1, -1).astype(np.int64)
+
+
+def _two_columns(h):
+    p = sigmoid(h[:, 0])
+    return np.stack([1 - p, p], axis=1).astype(h.dtype)
+
+
+def _raw(h):
+    return h[:, 0] if h.shape[1] == 1 else h
+
+
+def _logsumexp(h):
+    mx = h.max(axis=1, keepdims=True)
+    return (mx + np.log(np.exp(h - mx).sum(axis=1, keepdims=True)))[:, 0]
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A loss: the per-sample value (numpy reference), what targets it takes
+    and how raw outputs ``h`` become predictions.
+
+    task : "regression", "binary", "multiclass" or "multilabel".
+    target : how ``y`` is checked and encoded for the kernels: "values"
+        (real, one column per output), "sign" (-1/+1, one column) or "class"
+        (integer index in [0, out), one column).
+    """
+    name: str
+    code: int
+    task: str
+    target: str
+    min_outputs: int
+    max_outputs: object       # int or None
+    value: object             # (h, y2d) -> per-sample loss, numpy
+    delta: object             # (h, y2d) -> dloss/dh per sample, numpy
+    predict: object           # h -> predictions
+    proba: object = None      # h -> probabilities, or None
+    aliases: tuple = field(default=())
+
+    @property
+    def classify(self):
+        return self.task != "regression"
+
+    def y_cols(self, n_outputs):
+        """Columns of the target array the kernels receive."""
+        return n_outputs if self.target == "values" else 1
+
+
+def _ce_value(h, y):
+    c = y[:, 0].astype(np.int64)
+    return _logsumexp(h) - h[np.arange(len(h)), c]
+
+
+def _ce_delta(h, y):
+    d = _softmax(h)
+    d[np.arange(len(h)), y[:, 0].astype(np.int64)] -= 1
+    return d
+
+
+LOSSES = {l.name: l for l in (
+    Loss("squared", C.LOSS_SQUARED, "regression", "values", 1, None,
+         value=lambda h, y: 0.5 * ((h - y) ** 2).sum(axis=1),
+         delta=lambda h, y: h - y, predict=_raw),
+    Loss("logistic", C.LOSS_LOGISTIC, "binary", "sign", 1, 1,
+         value=lambda h, y: softplus(-y[:, 0] * h[:, 0]),
+         delta=lambda h, y: (-y[:, 0] * sigmoid(-y[:, 0] * h[:, 0]))[:, None],
+         predict=_sign_labels, proba=_two_columns),
+    Loss("cross_entropy", C.LOSS_CROSS_ENTROPY, "multiclass", "class", 2,
+         None, value=_ce_value, delta=_ce_delta, predict=_argmax,
+         proba=_softmax),
+)}
+
+
+def _lookup(table, kind, name):
+    if isinstance(name, (str, type(None))):
+        if name in table:
+            return table[name]
+        for entry in table.values():
+            if name in getattr(entry, "aliases", ()):
+                return entry
+    names = ", ".join(repr(k) for k in table)
+    raise ValueError(f"{kind} must be one of {names}; got {name!r}")
+
+
+def activation(name):
+    """The :class:`Activation` of ``name`` or one of its aliases."""
+    return _lookup(ACTIVATIONS, "activation", name)
+
+
+def loss(name):
+    """The :class:`Loss` of ``name``."""
+    return _lookup(LOSSES, "loss", name)
+
+
+def norm(name):
+    """The :class:`Norm` of ``name`` (None, "batch", "layer")."""
+    return _lookup(NORMS, "norm", name)
