@@ -12,6 +12,11 @@ import os as _os
 # Must be set before the OpenMP runtime loads; a user's own setting wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# a fork-safe threading layer unless the user chose one (see _threads.py)
+from ._threads import choose_threading_layer as _layer  # noqa: E402
+
+_layer()
+
 from ._cache import ensure_fresh_kernel_cache as _fresh  # noqa: E402
 
 _fresh()
