@@ -178,3 +178,183 @@ def test_set_num_threads_validates_its_argument():
                 jitmlp.set_num_threads(bad)
     finally:
         jitmlp.set_num_threads(prev)
+
+
+# ------------------------------------------------ 14: read-only installs
+
+def _copy_package(dest_root):
+    """A copy of the imported jitmlp package (no caches) under dest_root."""
+    dest = os.path.join(dest_root, "jitmlp")
+    shutil.copytree(PKG_DIR, dest,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
+def _make_read_only(top):
+    for root, dirs, files in os.walk(top, topdown=False):
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o444)
+        os.chmod(root, 0o555)
+
+
+def _make_writable(top):
+    for root, dirs, files in os.walk(top):
+        os.chmod(root, 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+
+
+def _unprivileged():
+    """(preexec_fn, who): how to run a child that permission bits apply to.
+
+    Root bypasses them, so as root: the user 'nobody' when it can run this
+    Python; else root without the capabilities that bypass permission bits
+    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, dropped from the
+    bounding set, so that they are gone after exec) -- e.g. when this Python
+    lives under /root (mode 0700), where 'nobody' cannot reach it."""
+    if os.name != "posix":
+        pytest.skip("POSIX permissions only")
+    if os.geteuid() != 0:
+        return None, f"uid {os.geteuid()}"
+    candidates = []
+    try:
+        import pwd
+        nob = pwd.getpwnam("nobody")
+
+        def as_nobody():
+            os.setgroups([])
+            os.setgid(nob.pw_gid)
+            os.setuid(nob.pw_uid)
+        candidates.append((as_nobody, "user nobody"))
+    except (ImportError, KeyError):
+        pass
+
+    def drop_dac_caps():
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_CAPBSET_DROP = 24
+        for cap in (1, 2, 3):  # DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER
+            if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+    candidates.append((drop_dac_caps, "root without CAP_DAC_OVERRIDE"))
+    probe = tempfile.mkdtemp()
+    try:
+        os.chmod(probe, 0o555)
+        for fn, who in candidates:
+            # usable if it runs this Python with numba, and a read-only
+            # folder of root's really is read-only for it
+            code = ("import numba, os, sys\n"
+                    "try:\n"
+                    f"    open(os.path.join({probe!r}, 'x'), 'w')\n"
+                    "except PermissionError:\n"
+                    "    sys.exit(0)\n"
+                    "sys.exit(5)\n")
+            try:
+                r = subprocess.run([sys.executable, "-c", code],
+                                   preexec_fn=fn, capture_output=True,
+                                   timeout=60)
+            except (subprocess.SubprocessError, OSError):
+                continue
+            if r.returncode == 0:
+                return fn, who
+    finally:
+        os.chmod(probe, 0o755)
+        shutil.rmtree(probe, ignore_errors=True)
+    pytest.skip("running as root and no way to run without the privilege "
+                "to bypass permission bits (no usable 'nobody', cannot drop "
+                "capabilities): a read-only install cannot be simulated")
+
+
+READ_ONLY_CHILD = """
+import os, sys, tempfile, warnings
+pkg_root = {pkg_root!r}
+if {no_tmp!r}:  # gettempdir() would fall back to /tmp: pretend it is full
+    tempfile.tempdir = os.environ["HOME"]
+try:  # the install really is read-only for this process
+    open(os.path.join(pkg_root, "jitmlp", "kernels", "x"), "w")
+    sys.exit("the package folder is writable: nothing is tested")
+except PermissionError:
+    pass
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    import jitmlp as jm
+msgs = [str(x.message) for x in w if "jitmlp" in str(x.message)]
+assert len(msgs) == 1, msgs
+print("WARNING", msgs[0])
+from jitmlp.kernels import _jit
+print("CACHE", _jit.CACHE, _jit.CACHE_DIR)
+{body}
+"""
+
+
+@slow
+def test_read_only_install_without_home_imports_and_trains():
+    """Slow (~30 s): compiles the float32 training and predict kernels cold,
+    in a cache folder of its own -- the one cold compile of the suite."""
+    preexec, who = _unprivileged()
+    top = tempfile.mkdtemp(prefix="jitmlp-ro-")
+    try:
+        os.chmod(top, 0o755)
+        site = os.path.join(top, "site")
+        _copy_package(site)
+        home = os.path.join(top, "home")
+        tmp = os.path.join(top, "tmp")
+        os.mkdir(home, 0o555)
+        os.mkdir(tmp)
+        os.chmod(tmp, 0o1777)
+        _make_read_only(site)
+        env = child_env(site, HOME=home, TMPDIR=tmp, XDG_CACHE_HOME=None,
+                        NUMBA_CACHE_DIR=None)
+        body = """
+import numpy as np
+X = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32)
+y = X.sum(axis=1)
+m = jm.MLP([4, 8, 1], dtype="float32", seed=0)
+jm.Trainer(m, jm.Adam(lr=1e-2), batch_size=16, epochs=2).fit(X, y)
+p = m.predict(X[:5])
+assert p.shape == (5,) and np.isfinite(p).all()
+print("CACHED", sorted(os.listdir(_jit.CACHE_PATH))[:3])
+print("MODE", oct(os.stat(_jit.CACHE_DIR).st_mode & 0o777))
+"""
+        r = run_child(READ_ONLY_CHILD.format(pkg_root=site, body=body,
+                                             no_tmp=False),
+                      env=env, preexec_fn=preexec, cwd=tmp, timeout=600)
+        out = r.stdout
+        fallback = os.path.join(tmp, "jitmlp-numba-cache-")
+        assert f"CACHE True {fallback}" in out, (who, out)
+        assert "NUMBA_CACHE_DIR" in out and fallback in out, out
+        assert ".nbi" in out.split("CACHED", 1)[1], out
+        assert "MODE 0o700" in out, out
+    finally:
+        _make_writable(top)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_nothing_writable_runs_uncached():
+    preexec, who = _unprivileged()
+    top = tempfile.mkdtemp(prefix="jitmlp-ro-")
+    try:
+        os.chmod(top, 0o755)
+        site = os.path.join(top, "site")
+        _copy_package(site)
+        home = os.path.join(top, "home")
+        os.mkdir(home, 0o555)  # also the temporary folder: not writable
+        _make_read_only(site)
+        env = child_env(site, HOME=home, TMPDIR=home, XDG_CACHE_HOME=None,
+                        NUMBA_CACHE_DIR=None)
+        body = """
+import numpy as np
+from jitmlp.kernels import loss_and_delta
+h = np.ones((2, 1)); y = np.zeros((2, 1)); d = np.empty((2, 1))
+print("LOSS", loss_and_delta(h, y, 0, d, 1.0, True))
+"""
+        out = run_child(READ_ONLY_CHILD.format(pkg_root=site, body=body,
+                                               no_tmp=True),
+                        env=env, preexec_fn=preexec, cwd=home).stdout
+        assert "CACHE False None" in out, (who, out)
+        assert "not cached" in out and "NUMBA_CACHE_DIR" in out, out
+        assert "LOSS 1.0" in out, out
+    finally:
+        _make_writable(top)
+        shutil.rmtree(top, ignore_errors=True)
+

@@ -5,8 +5,7 @@ no activation is re-evaluated in the backward pass.
 """
 import math
 
-from numba import njit
-
+from ._jit import kernel
 from .consts import (ACT_ELU, ACT_GELU, ACT_IDENTITY, ACT_LEAKY_RELU,
                      ACT_RELU, ACT_SIGMOID, ACT_TANH, LEAKY_SLOPE)
 
@@ -14,7 +13,7 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@kernel(inline="always")
 def phi_and_dphi(code, a):
     """Return ``(phi(a), phi'(a))`` for the activation ``code``."""
     if code == ACT_RELU:

@@ -6,12 +6,11 @@ class index (cross-entropy).
 """
 import math
 
-from numba import njit
-
+from ._jit import kernel
 from .consts import LOSS_CROSS_ENTROPY, LOSS_LOGISTIC
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def loss_and_delta(h, y, loss_code, delta, scale, want_delta):
     """Sum over the rows of the per-sample loss; ``delta = scale * dloss/dh``.
 
