@@ -358,3 +358,40 @@ print("LOSS", loss_and_delta(h, y, 0, d, 1.0, True))
         _make_writable(top)
         shutil.rmtree(top, ignore_errors=True)
 
+
+# ------------------------------------- 15: stale caches in NUMBA_CACHE_DIR
+
+STALE_CHILD = """
+import numpy as np
+import jitmlp
+from jitmlp.kernels import loss_and_delta
+h = np.array([[0.5], [-1.0]]); y = np.array([[1.0], [1.0]])
+print("LOSS", repr(loss_and_delta(h, y, 1, np.empty((2, 1)), 1.0, True)))
+"""
+
+
+def test_stale_guard_covers_numba_cache_dir(tmp_path):
+    """A constant edited in consts.py (a callee file of losses.py) must be
+    in effect in the next process, with the kernels cached in
+    NUMBA_CACHE_DIR (Numba itself only checks the caller's own file)."""
+    import numpy as np
+    site = tmp_path / "site"
+    pkg = _copy_package(str(site))
+    cache = tmp_path / "numba-cache"
+    env = child_env(str(site), NUMBA_CACHE_DIR=str(cache))
+    h = np.array([0.5, -1.0])
+    logistic = float(np.log1p(np.exp(-h)).sum())
+    squared = float(0.5 * ((1.0 - h) ** 2).sum())
+
+    out = run_child(STALE_CHILD, env=env).stdout
+    assert f"LOSS {logistic!r}" in out, out            # code 1 is logistic
+    assert list(cache.rglob("losses.*.nbi")), out      # cached there
+
+    consts = os.path.join(pkg, "kernels", "consts.py")
+    with open(consts) as f:
+        src = f.read()
+    assert "LOSS_LOGISTIC = 1\n" in src
+    with open(consts, "w") as f:   # code 1 now means nothing: squared loss
+        f.write(src.replace("LOSS_LOGISTIC = 1\n", "LOSS_LOGISTIC = 7\n"))
+    out = run_child(STALE_CHILD, env=env).stdout
+    assert f"LOSS {squared!r}" in out, out
