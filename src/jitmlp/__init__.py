@@ -12,6 +12,13 @@ import os as _os
 # Must be set before the OpenMP runtime loads; a user's own setting wins.
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# a fork-safe threading layer unless the user chose one (see _threads.py)
+from ._threads import choose_threading_layer as _layer  # noqa: E402
+
+_layer()
+
+# decorate the kernels (their cache folder is chosen in kernels/_jit.py), then
+# clear stale caches in every folder they use, before any kernel is loaded
 from ._cache import ensure_fresh_kernel_cache as _fresh  # noqa: E402
 
 _fresh()

@@ -135,7 +135,6 @@ class MLP:
                             init_scale=init_scale, dtype=dt.name,
                             bn_momentum=bn_momentum, norm_eps=norm_eps,
                             seed=seed)
-        self._loss = loss_spec
         self._loss_code = loss_spec.code
         self._layout = build_layout(sizes, act_spec.code, norm_spec.code,
                                     residual)
@@ -207,6 +206,12 @@ class MLP:
         view = self._layout.table.view()
         view.flags.writeable = False
         return view
+
+    @property
+    def _loss(self):
+        """The registry entry of the loss (looked up: entries hold functions,
+        and a model must pickle)."""
+        return R.LOSSES[self._config["loss"]]
 
     @property
     def params(self):

@@ -82,7 +82,7 @@ ACTIVATIONS = {a.name: a for a in (
                formula="a if a > 0 else exp(a) - 1"),
     Activation("silu", C.ACT_SILU, lambda a: a * sigmoid(a),
                lambda a: sigmoid(a) * (1 + a * (1 - sigmoid(a))),
-               aliases=("swish",), formula="a sigmoid(a)"),
+               formula="a sigmoid(a)"),
     Activation("softplus", C.ACT_SOFTPLUS, softplus, sigmoid,
                formula="log(1 + exp(a)), stable"),
 )}

@@ -4,7 +4,10 @@ Kernels take arrays and scalars only (flat buffers, the integer layout table,
 the data, a workspace tuple), so each compiles once per dtype and is cached on
 disk whatever the depth and widths of the network.
 
-Every kernel is ``@njit(cache=True, error_model="numpy")``: Numba's default
+Every kernel is decorated with ``_jit.kernel()``, i.e.
+``@njit(cache=True, error_model="numpy")`` with a cache folder that works on
+read-only installs too (see ``_jit.py``; ``cache=False`` when no folder is
+writable).  ``error_model="numpy"``: Numba's default
 Python error model tests every float division for zero and raises, a branch
 that stops LLVM from vectorising the loop (the Adam update ran 6x slower);
 with the numpy model x/0 gives inf or nan, which the training loop already

@@ -5,8 +5,7 @@ no activation is re-evaluated in the backward pass.
 """
 import math
 
-from numba import njit
-
+from ._jit import kernel
 from .consts import (ACT_ELU, ACT_GELU, ACT_IDENTITY, ACT_LEAKY_RELU,
                      ACT_RELU, ACT_SIGMOID, ACT_SILU, ACT_SOFTPLUS, ACT_TANH,
                      LEAKY_SLOPE)
@@ -15,7 +14,7 @@ _INV_SQRT2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@kernel(inline="always")
 def sigmoid(a):
     """The stable logistic: never exponentiates a positive number."""
     if a >= 0:
@@ -24,7 +23,7 @@ def sigmoid(a):
     return e / (1.0 + e)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@kernel(inline="always")
 def phi_and_dphi(code, a):
     """Return ``(phi(a), phi'(a))`` for the activation ``code``."""
     if code == ACT_RELU:

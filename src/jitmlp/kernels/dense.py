@@ -8,8 +8,8 @@ Products go through BLAS (``np.dot(a, b, out)``: no copies) unless the product
 is so small that the call overhead dominates, where a plain loop wins.
 """
 import numpy as np
-from numba import njit
 
+from ._jit import kernel
 from .activations import phi_and_dphi
 from .consts import (ACT, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU,
                      LEAKY_SLOPE, N_IN, N_OUT, NORM, NORM_BATCH, NORM_LAYER, OFF_B,
@@ -24,7 +24,7 @@ from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
 SMALL_PRODUCT = 1024
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+@kernel(fastmath={"contract"})
 def mm_nn(a, b, out):
     """out (B, m) = a (B, n) @ b (n, m)."""
     B, n = a.shape
@@ -41,7 +41,7 @@ def mm_nn(a, b, out):
         np.dot(a, b, out)
 
 
-@njit(cache=True, error_model="numpy", fastmath={"contract"})
+@kernel(fastmath={"contract"})
 def mm_tn(a, d, out):
     """out (n, m) = a.T @ d: the sum over rows of the outer products a_i d_i^T."""
     B, n = a.shape
@@ -60,7 +60,7 @@ def mm_tn(a, d, out):
 
 
 # reassociation lets LLVM vectorise the row-times-row reductions
-@njit(cache=True, error_model="numpy", fastmath={"reassoc", "contract", "nsz"})
+@kernel(fastmath={"reassoc", "contract", "nsz"})
 def mm_nt(d, w, out):
     """out (B, n) = d (B, m) @ w.T, w (n, m)."""
     B, m = d.shape
@@ -76,13 +76,13 @@ def mm_nt(d, w, out):
         np.dot(d, w.T, out)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@kernel(inline="always")
 def _block(buf, off, rows, cols):
     """The (rows, cols) C-contiguous view of buf[off:off + rows*cols]."""
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def forward_batch(params, stats, lay, ws, B, training, store, update_stats,
                   bn_momentum, eps):
     """Forward pass of the B rows already in x^(0) (the head of ws[WS_A]).
@@ -141,7 +141,7 @@ def forward_batch(params, stats, lay, ws, B, training, store, update_stats,
             activate(z, x, _block(ws[WS_Z], 0, 0, n_out), act, resid)
 
 
-@njit(cache=True, error_model="numpy", inline="always")
+@kernel(inline="always")
 def activate(z, x, dp, act, resid):
     """z (B, K) -> phi(z) [+ x] in place; phi'(z) into dp when it has rows.
 
@@ -182,7 +182,7 @@ def activate(z, x, dp, act, resid):
                 z[i, j] += x[i, j]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def backward_batch(params, grad, lay, ws, B):
     """Delta recursion from delta^(L+1) (the head of ws[WS_D]) down to layer 1.
 

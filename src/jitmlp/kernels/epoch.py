@@ -6,8 +6,7 @@ gradients -> [global-norm clipping] -> fused optimizer update.
 """
 import math
 
-from numba import njit
-
+from ._jit import kernel
 from .consts import (CFG_GNORM_STRIDE, CFG_LOSS, CFG_OPT, CFG_THREADS,
                      HP_BN_MOMENTUM, HP_CLIP, HP_NORM_EPS, N_IN, N_OUT, OFF_W,
                      STOP_GRAD, STOP_LOSS, STOP_STATS, STOP_UPDATE, WS_A, WS_C,
@@ -17,7 +16,7 @@ from .losses import loss_and_delta
 from .update import apply_update, undo_update
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def gather(X, Y, order, start, B, ws):
     """Copy rows ``order[start:start+B]`` of X, Y into x^(0) and the target block."""
     d = X.shape[1]
@@ -32,7 +31,7 @@ def gather(X, Y, order, start, B, ws):
             yb[i, k] = Y[r, k]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def batch_loss_grad(params, stats, grad, lay, ws, B, yc, loss_code,
                     update_stats, bn_momentum, eps):
     """Forward + loss + backward on the B gathered rows; returns the loss sum."""
@@ -48,7 +47,7 @@ def batch_loss_grad(params, stats, grad, lay, ws, B, yc, loss_code,
     return total
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def sq_norm(a, lo, hi):
     """sum(a[lo:hi]^2) in float64 (a slice from 0, as in update.py)."""
     b = a[lo:hi]
@@ -58,7 +57,7 @@ def sq_norm(a, lo, hi):
     return s
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def _all_finite(a):
     for k in range(a.shape[0]):
         if a[k] - a[k] != 0.0:
@@ -66,7 +65,7 @@ def _all_finite(a):
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def train_epoch(params, stats, grad, m, v, lay, segs, ws, X, Y, order,
                 batch_size, lrs, t0, hp, cfg, step_loss, gnorm_acc, s_begin,
                 s_end, info):

@@ -6,13 +6,12 @@ class index (cross-entropy).
 """
 import math
 
-from numba import njit
-
+from ._jit import kernel
 from .activations import sigmoid
 from .consts import LOSS_CROSS_ENTROPY, LOSS_LOGISTIC, LOSS_SQUARED
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def loss_and_delta(h, y, loss_code, delta, scale, want_delta):
     """Sum over the rows of the per-sample loss; ``delta = scale * dloss/dh``.
 

@@ -10,10 +10,10 @@ where sums and N run over the same axis as the statistics.
 """
 import math
 
-from numba import njit
+from ._jit import kernel
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def batchnorm_forward(z, gamma, beta, rmean, rvar, xh, rs, v, training,
                       store, update_stats, momentum, eps):
     """z (B, K) -> gamma * xhat + beta in place; xh (B, K), rs (K,) stored if ``store``.
@@ -60,7 +60,7 @@ def batchnorm_forward(z, gamma, beta, rmean, rvar, xh, rs, v, training,
             rs[f] = rstd[f]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def batchnorm_backward(da, xh, rs, gamma, dgamma, dbeta, v):
     """da (B, K) = dL/da -> dL/dz in place; dgamma, dbeta (K,) written."""
     B, K = da.shape
@@ -83,7 +83,7 @@ def batchnorm_backward(da, xh, rs, gamma, dgamma, dbeta, v):
             da[i, f] = rs[f] * (da[i, f] * gamma[f] - invB * (s1[f] + xh[i, f] * s2[f]))
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def layernorm_forward(z, gamma, beta, xh, rs, store, eps):
     """z (B, K) -> gamma * xhat + beta in place, statistics per row; rs (B,)."""
     B, K = z.shape
@@ -106,7 +106,7 @@ def layernorm_forward(z, gamma, beta, xh, rs, store, eps):
             z[i, f] = gamma[f] * t + beta[f]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def layernorm_backward(da, xh, rs, gamma, dgamma, dbeta):
     """da (B, K) = dL/da -> dL/dz in place; dgamma, dbeta (K,) written."""
     B, K = da.shape

@@ -1,13 +1,12 @@
 """Inference over many rows in chunks: forward only, nothing stored for backward."""
-from numba import njit
-
+from ._jit import kernel
 from .consts import N_OUT, WS_A, WS_D, WS_Y, X_OUT
 from .dense import _block, forward_batch
 from .epoch import gather
 from .losses import loss_and_delta
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def forward_rows(params, stats, lay, ws, X, Y, order, chunk, training, eps,
                  loss_code, out):
     """Forward all rows of X in chunks; copy h into ``out`` (n, out) when it is

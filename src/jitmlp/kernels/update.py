@@ -9,8 +9,9 @@ decay touches only segments with ``decay == 1`` (the W matrices).
 """
 import math
 
-from numba import njit, prange
+from numba import prange
 
+from ._jit import kernel
 from .consts import (HP_BETA1, HP_BETA2, HP_EPS, HP_MOMENTUM, HP_NESTEROV,
                      HP_WD, OPT_ADAM, OPT_ADAMW)
 
@@ -22,7 +23,7 @@ from .consts import (HP_BETA1, HP_BETA2, HP_EPS, HP_MOMENTUM, HP_NESTEROV,
 PARALLEL_MIN = 1 << 21
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def _update_range(opt, nesterov, params_, grad_, m_, v_, a, b, coef):
     """The element loop of one optimizer over params[a:b] (scalars in coef).
 
@@ -99,7 +100,7 @@ def _update_range(opt, nesterov, params_, grad_, m_, v_, a, b, coef):
     return bad
 
 
-@njit(cache=True, error_model="numpy", parallel=True)
+@kernel(parallel=True)
 def _update_parallel(opt, nesterov, params, grad, m, v, a, b, coef, nth):
     """params[a:b] in ``nth`` contiguous chunks, one per thread (race-free);
     returns the summed count of non-finite results (an integer reduction)."""
@@ -112,7 +113,7 @@ def _update_parallel(opt, nesterov, params, grad, m, v, a, b, coef, nth):
     return bad
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def apply_update(params, grad, m, v, segs, opt, hp, lr, t, gscale, coef, nth):
     """Update ``params`` in place from ``gscale * grad``; ``t`` is the 1-based step.
 
@@ -160,7 +161,7 @@ def apply_update(params, grad, m, v, segs, opt, hp, lr, t, gscale, coef, nth):
     return bad
 
 
-@njit(cache=True, error_model="numpy")
+@kernel()
 def undo_update(params, grad, m, v):
     """After an update that returned a non-zero count: the parameters get back
     their old values (held in ``grad``) and the moments restart from zero

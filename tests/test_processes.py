@@ -1,0 +1,398 @@
+"""Processes, threads and installs (issue 9, items 12-15).
+
+Every scenario runs in a fresh Python process: the state under test (Numba's
+threading layer, the BLAS loaded or not, the cache location chosen at import)
+is fixed once per process.  The children import jitmlp from the same folder
+as this test process (the worktree in development, site-packages in CI).
+
+Slow test (marked ``slow``): the read-only install (~30 s: it compiles the
+float32 kernels cold in a fresh cache, the only test of the suite that does).
+The fork test takes ~2 s when it passes; when the threading layer is not
+fork-safe it waits for its 120 s timeout, then terminates the pool.
+"""
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import pytest
+
+import jitmlp
+
+PKG_DIR = os.path.dirname(os.path.abspath(jitmlp.__file__))
+SRC_DIR = os.path.dirname(PKG_DIR)
+
+slow = pytest.mark.slow
+
+
+def child_env(pythonpath=SRC_DIR, **overrides):
+    """The environment of a child: jitmlp from ``pythonpath``; a value of
+    None in ``overrides`` removes that variable."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = pythonpath + (os.pathsep + env["PYTHONPATH"]
+                                      if env.get("PYTHONPATH") else "")
+    for k, v in overrides.items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
+    return env
+
+
+def run_child(code, *, env=None, timeout=300, preexec_fn=None, cwd=None):
+    r = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                       env=child_env() if env is None else env,
+                       capture_output=True, text=True, timeout=timeout,
+                       preexec_fn=preexec_fn, cwd=cwd)
+    assert r.returncode == 0, (f"child failed ({r.returncode})\n--- stdout\n"
+                               f"{r.stdout}\n--- stderr\n{r.stderr}")
+    return r
+
+
+# --------------------------------------------------------------- 12: fork
+
+FORK_SCRIPT = """
+import multiprocessing as mp
+import sys
+
+import numpy as np
+
+import jitmlp as jm
+
+
+def train(width):
+    r = np.random.default_rng(width)
+    X = r.standard_normal((64, width)).astype(np.float32)
+    y = X[:, :3].sum(axis=1)
+    m = jm.MLP([width, width, 1], dtype="float32", seed=0)
+    jm.Trainer(m, jm.Adam(lr=1e-3), batch_size=64, epochs=1).fit(X, y)
+    return width, bool(np.isfinite(m.predict(X[:4])).all())
+
+
+if __name__ == "__main__":
+    jm.set_num_threads(2)
+    # 1500 x 1500 = 2.25M weights >= 2^21: the parallel update runs here
+    print("parent", train(1500), flush=True)
+    import numba
+    print("layer", numba.threading_layer(), flush=True)
+    pool = mp.get_context("fork").Pool(2)
+    try:
+        res = pool.map_async(train, [8, 1500, 16, 1500]).get(timeout=120)
+    except mp.TimeoutError:
+        print("TIMEOUT: the fork pool never returned", flush=True)
+        pool.terminate()
+        sys.exit(3)
+    pool.close()
+    pool.join()
+    print("children", res, flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method: Linux")
+def test_fork_pool_after_a_parallel_fit(tmp_path):
+    script = tmp_path / "fork_after_fit.py"
+    script.write_text(FORK_SCRIPT)
+    env = child_env(NUMBA_THREADING_LAYER=None, NUMBA_NUM_THREADS=None)
+    r = subprocess.run([sys.executable, str(script)], env=env,
+                       capture_output=True, text=True, timeout=240)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "children [(8, True), (1500, True), (16, True), (1500, True)]" in out
+    assert "layer omp" not in out  # GNU OpenMP is not fork-safe
+
+
+def test_threading_layer_choice_and_user_precedence():
+    code = """
+        import numba
+        import jitmlp as jm
+        jm.set_num_threads(1)
+        print(numba.threading_layer())
+    """
+    layer = run_child(code, env=child_env(NUMBA_THREADING_LAYER=None)).stdout
+    assert layer.strip() in ("tbb", "workqueue")
+    # the user's environment variable wins
+    layer = run_child(code, env=child_env(NUMBA_THREADING_LAYER="omp")).stdout
+    assert layer.strip() == "omp"
+    # a layer that the program launched before importing jitmlp is kept
+    code = """
+        import numba
+        numba.config.THREADING_LAYER = "omp"
+        numba.get_num_threads()
+        import numpy as np
+        import jitmlp as jm
+        jm.set_num_threads(2)
+        m = jm.MLP([3, 4, 1], seed=0)
+        jm.Trainer(m, jm.SGD(lr=0.1), batch_size=4, epochs=1).fit(
+            np.ones((8, 3)), np.ones(8))
+        print(numba.threading_layer())
+    """
+    layer = run_child(code, env=child_env(NUMBA_THREADING_LAYER=None)).stdout
+    assert layer.strip() == "omp"
+
+
+# ------------------------------------------------------ 13: BLAS threads
+
+BLAS_SCRIPT = """
+import sys
+block = {block}
+if block:  # the ctypes fallback: threadpoolctl not importable
+    sys.modules["threadpoolctl"] = None
+import numpy as np
+import jitmlp as jm
+jm.set_num_threads(1)
+X = np.random.default_rng(0).standard_normal((256, 64))
+m = jm.MLP([64, 64, 1], seed=0)
+jm.Trainer(m, jm.SGD(lr=0.01), batch_size=64, epochs=1).fit(X, X[:, 0])
+del sys.modules["threadpoolctl"]
+import threadpoolctl
+for lib in threadpoolctl.threadpool_info():
+    if lib["internal_api"] == "openblas" and "scipy" in lib["filepath"]:
+        print(lib["filepath"], lib["num_threads"])
+"""
+
+
+@pytest.mark.parametrize("block", [False, True],
+                         ids=["threadpoolctl", "ctypes"])
+def test_set_num_threads_before_the_first_fit_reaches_scipy_blas(block):
+    pytest.importorskip("threadpoolctl")
+    env = child_env(OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS=None,
+                    GOTO_NUM_THREADS=None)
+    out = run_child(BLAS_SCRIPT.format(block=block), env=env).stdout
+    libs = [line.rsplit(" ", 1) for line in out.splitlines()]
+    scipy_libs = [(p, int(n)) for p, n in libs if "scipy.libs" in p]
+    assert scipy_libs, out      # SciPy's OpenBLAS, the one np.dot calls
+    assert all(n == 1 for _, n in scipy_libs), out
+
+
+def test_set_num_threads_validates_its_argument():
+    np = pytest.importorskip("numpy")
+    prev = jitmlp.get_num_threads()
+    try:
+        assert jitmlp.set_num_threads(np.int64(1)) == prev
+        assert jitmlp.get_num_threads() == 1
+        for bad in (True, np.bool_(True), 0, -1, 1.0, "2", None):
+            with pytest.raises((TypeError, ValueError)):
+                jitmlp.set_num_threads(bad)
+    finally:
+        jitmlp.set_num_threads(prev)
+
+
+# ------------------------------------------------ 14: read-only installs
+
+def _copy_package(dest_root):
+    """A copy of the imported jitmlp package (no caches) under dest_root."""
+    dest = os.path.join(dest_root, "jitmlp")
+    shutil.copytree(PKG_DIR, dest,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
+
+
+def _make_read_only(top):
+    for root, dirs, files in os.walk(top, topdown=False):
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o444)
+        os.chmod(root, 0o555)
+
+
+def _make_writable(top):
+    for root, dirs, files in os.walk(top):
+        os.chmod(root, 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+
+
+def _unprivileged():
+    """(preexec_fn, who): how to run a child that permission bits apply to.
+
+    Root bypasses them, so as root: the user 'nobody' when it can run this
+    Python; else root without the capabilities that bypass permission bits
+    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER, dropped from the
+    bounding set, so that they are gone after exec) -- e.g. when this Python
+    lives under /root (mode 0700), where 'nobody' cannot reach it."""
+    if os.name != "posix":
+        pytest.skip("POSIX permissions only")
+    if os.geteuid() != 0:
+        return None, f"uid {os.geteuid()}"
+    candidates = []
+    try:
+        import pwd
+        nob = pwd.getpwnam("nobody")
+
+        def as_nobody():
+            os.setgroups([])
+            os.setgid(nob.pw_gid)
+            os.setuid(nob.pw_uid)
+        candidates.append((as_nobody, "user nobody"))
+    except (ImportError, KeyError):
+        pass
+
+    def drop_dac_caps():
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_CAPBSET_DROP = 24
+        for cap in (1, 2, 3):  # DAC_OVERRIDE, DAC_READ_SEARCH, FOWNER
+            if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+    candidates.append((drop_dac_caps, "root without CAP_DAC_OVERRIDE"))
+    probe = tempfile.mkdtemp()
+    try:
+        os.chmod(probe, 0o555)
+        for fn, who in candidates:
+            # usable if it runs this Python with numba, and a read-only
+            # folder of root's really is read-only for it
+            code = ("import numba, os, sys\n"
+                    "try:\n"
+                    f"    open(os.path.join({probe!r}, 'x'), 'w')\n"
+                    "except PermissionError:\n"
+                    "    sys.exit(0)\n"
+                    "sys.exit(5)\n")
+            try:
+                r = subprocess.run([sys.executable, "-c", code],
+                                   preexec_fn=fn, capture_output=True,
+                                   timeout=60)
+            except (subprocess.SubprocessError, OSError):
+                continue
+            if r.returncode == 0:
+                return fn, who
+    finally:
+        os.chmod(probe, 0o755)
+        shutil.rmtree(probe, ignore_errors=True)
+    pytest.skip("running as root and no way to run without the privilege "
+                "to bypass permission bits (no usable 'nobody', cannot drop "
+                "capabilities): a read-only install cannot be simulated")
+
+
+READ_ONLY_CHILD = """
+import os, sys, tempfile, warnings
+pkg_root = {pkg_root!r}
+if {no_tmp!r}:  # gettempdir() would fall back to /tmp: pretend it is full
+    tempfile.tempdir = os.environ["HOME"]
+try:  # the install really is read-only for this process
+    open(os.path.join(pkg_root, "jitmlp", "kernels", "x"), "w")
+    sys.exit("the package folder is writable: nothing is tested")
+except PermissionError:
+    pass
+with warnings.catch_warnings(record=True) as w:
+    warnings.simplefilter("always")
+    import jitmlp as jm
+msgs = [str(x.message) for x in w if "jitmlp" in str(x.message)]
+assert len(msgs) == 1, msgs
+print("WARNING", msgs[0])
+from jitmlp.kernels import _jit
+print("CACHE", _jit.CACHE, _jit.CACHE_DIR)
+{body}
+"""
+
+
+@slow
+def test_read_only_install_without_home_imports_and_trains():
+    """Slow (~30 s): compiles the float32 training and predict kernels cold,
+    in a cache folder of its own -- the one cold compile of the suite."""
+    preexec, who = _unprivileged()
+    top = tempfile.mkdtemp(prefix="jitmlp-ro-")
+    try:
+        os.chmod(top, 0o755)
+        site = os.path.join(top, "site")
+        _copy_package(site)
+        home = os.path.join(top, "home")
+        tmp = os.path.join(top, "tmp")
+        os.mkdir(home, 0o555)
+        os.mkdir(tmp)
+        os.chmod(tmp, 0o1777)
+        _make_read_only(site)
+        env = child_env(site, HOME=home, TMPDIR=tmp, XDG_CACHE_HOME=None,
+                        NUMBA_CACHE_DIR=None)
+        body = """
+import numpy as np
+X = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32)
+y = X.sum(axis=1)
+m = jm.MLP([4, 8, 1], dtype="float32", seed=0)
+jm.Trainer(m, jm.Adam(lr=1e-2), batch_size=16, epochs=2).fit(X, y)
+p = m.predict(X[:5])
+assert p.shape == (5,) and np.isfinite(p).all()
+print("CACHED", sorted(os.listdir(_jit.CACHE_PATH))[:3])
+print("MODE", oct(os.stat(_jit.CACHE_DIR).st_mode & 0o777))
+"""
+        r = run_child(READ_ONLY_CHILD.format(pkg_root=site, body=body,
+                                             no_tmp=False),
+                      env=env, preexec_fn=preexec, cwd=tmp, timeout=600)
+        out = r.stdout
+        fallback = os.path.join(tmp, "jitmlp-numba-cache-")
+        assert f"CACHE True {fallback}" in out, (who, out)
+        assert "NUMBA_CACHE_DIR" in out and fallback in out, out
+        assert ".nbi" in out.split("CACHED", 1)[1], out
+        assert "MODE 0o700" in out, out
+    finally:
+        _make_writable(top)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_nothing_writable_runs_uncached():
+    preexec, who = _unprivileged()
+    top = tempfile.mkdtemp(prefix="jitmlp-ro-")
+    try:
+        os.chmod(top, 0o755)
+        site = os.path.join(top, "site")
+        _copy_package(site)
+        home = os.path.join(top, "home")
+        os.mkdir(home, 0o555)  # also the temporary folder: not writable
+        _make_read_only(site)
+        env = child_env(site, HOME=home, TMPDIR=home, XDG_CACHE_HOME=None,
+                        NUMBA_CACHE_DIR=None)
+        body = """
+import numpy as np
+from jitmlp.kernels import loss_and_delta
+h = np.ones((2, 1)); y = np.zeros((2, 1)); d = np.empty((2, 1))
+print("LOSS", loss_and_delta(h, y, 0, d, 1.0, True))
+"""
+        out = run_child(READ_ONLY_CHILD.format(pkg_root=site, body=body,
+                                               no_tmp=True),
+                        env=env, preexec_fn=preexec, cwd=home).stdout
+        assert "CACHE False None" in out, (who, out)
+        assert "not cached" in out and "NUMBA_CACHE_DIR" in out, out
+        assert "LOSS 1.0" in out, out
+    finally:
+        _make_writable(top)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+# ------------------------------------- 15: stale caches in NUMBA_CACHE_DIR
+
+STALE_CHILD = """
+import numpy as np
+import jitmlp
+from jitmlp.kernels import loss_and_delta
+h = np.array([[0.5], [-1.0]]); y = np.array([[1.0], [1.0]])
+print("LOSS", repr(loss_and_delta(h, y, 1, np.empty((2, 1)), 1.0, True)))
+"""
+
+
+def test_stale_guard_covers_numba_cache_dir(tmp_path):
+    """A constant edited in consts.py (a callee file of losses.py) must be
+    in effect in the next process, with the kernels cached in
+    NUMBA_CACHE_DIR (Numba itself only checks the caller's own file)."""
+    import numpy as np
+    site = tmp_path / "site"
+    pkg = _copy_package(str(site))
+    cache = tmp_path / "numba-cache"
+    env = child_env(str(site), NUMBA_CACHE_DIR=str(cache))
+    h = np.array([0.5, -1.0])
+    logistic = float(np.log1p(np.exp(-h)).sum())
+    squared = float(0.5 * ((1.0 - h) ** 2).sum())
+
+    out = run_child(STALE_CHILD, env=env).stdout
+    assert f"LOSS {logistic!r}" in out, out            # code 1 is logistic
+    assert list(cache.rglob("losses.*.nbi")), out      # cached there
+
+    consts = os.path.join(pkg, "kernels", "consts.py")
+    with open(consts) as f:
+        src = f.read()
+    assert "LOSS_LOGISTIC = 1\n" in src and "LOSS_SQUARED = 0\n" in src
+    with open(consts, "w") as f:   # swap the codes: 1 now means squared
+        f.write(src.replace("LOSS_LOGISTIC = 1\n", "LOSS_LOGISTIC = 0\n")
+                .replace("LOSS_SQUARED = 0\n", "LOSS_SQUARED = 1\n"))
+    out = run_child(STALE_CHILD, env=env).stdout
+    assert f"LOSS {squared!r}" in out, out
