@@ -115,11 +115,12 @@ class MLP:
         if sizes[-1] < loss_spec.min_outputs or (
                 loss_spec.max_outputs is not None
                 and sizes[-1] > loss_spec.max_outputs):
-            want = (f"exactly {loss_spec.min_outputs}"
-                    if loss_spec.max_outputs == loss_spec.min_outputs
-                    else f"at least {loss_spec.min_outputs}")
-            raise ValueError(f"the {loss} loss needs {want} output(s); sizes "
-                             f"ends with {sizes[-1]}")
+            k = loss_spec.min_outputs
+            want = (f"exactly {k}" if loss_spec.max_outputs == k
+                    else f"at least {k}") + (" output" if k == 1
+                                             else " outputs")
+            raise ValueError(f"the {loss} loss needs {want}; sizes ends with "
+                             f"{sizes[-1]}")
         if seed is not None and (isinstance(seed, bool)
                                  or not isinstance(seed, numbers.Integral)):
             raise TypeError(f"seed must be an integer or None; got {seed!r}")
