@@ -8,15 +8,34 @@ from jitmlp import schedules as S
 
 def numpy_optimizer(kind, hp):
     """The update formulas of API.md, literally, over a flat vector."""
-    state = {"t": 0, "m": None, "v": None}
+    state = {"t": 0, "m": None, "v": None, "vmax": None, "buf": None,
+             "ga": None}
 
     def step(p, g, mask, lr):
         state["t"] += 1
         t = state["t"]
         wd = hp.get("weight_decay", 0.0) * mask
         if state["m"] is None:
-            state["m"] = np.zeros_like(p)
-            state["v"] = np.zeros_like(p)
+            for k in ("m", "v", "vmax", "buf", "ga"):
+                state[k] = np.zeros_like(p)
+        if kind == "rmsprop":
+            g = g + wd * p
+            a = hp["alpha"]
+            state["v"] = a * state["v"] + (1 - a) * g * g
+            if hp["centered"]:
+                state["ga"] = a * state["ga"] + (1 - a) * g
+                avg = np.sqrt(state["v"] - state["ga"] ** 2) + hp["eps"]
+            else:
+                avg = np.sqrt(state["v"]) + hp["eps"]
+            if hp["momentum"] > 0:
+                state["buf"] = hp["momentum"] * state["buf"] + g / avg
+                return p - lr * state["buf"]
+            return p - lr * g / avg
+        if kind == "adagrad":
+            g = g + wd * p
+            clr = lr / (1 + (t - 1) * hp["lr_decay"])
+            state["v"] = state["v"] + g * g
+            return p - clr * g / (np.sqrt(state["v"]) + hp["eps"])
         if kind == "sgd":
             g = g + wd * p
             mu = hp.get("momentum", 0.0)
@@ -32,8 +51,12 @@ def numpy_optimizer(kind, hp):
         eps = hp.get("eps", 1e-8)
         state["m"] = b1 * state["m"] + (1 - b1) * g
         state["v"] = b2 * state["v"] + (1 - b2) * g * g
+        v = state["v"]
+        if hp.get("amsgrad"):
+            state["vmax"] = np.maximum(state["vmax"], state["v"])
+            v = state["vmax"]
         return p - lr * (state["m"] / (1 - b1 ** t)) / (
-            np.sqrt(state["v"] / (1 - b2 ** t)) + eps)
+            np.sqrt(v / (1 - b2 ** t)) + eps)
 
     return step
 
@@ -49,7 +72,20 @@ CASES = [
                            weight_decay=0.1)),
     ("adamw", jm.AdamW, dict(lr=0.01)),
     ("adamw", jm.AdamW, dict(lr=0.01, weight_decay=0.3)),
+    ("adam", jm.Adam, dict(lr=0.01, amsgrad=True, weight_decay=0.1)),
+    ("adamw", jm.AdamW, dict(lr=0.01, amsgrad=True)),
+    ("rmsprop", jm.RMSprop, dict(lr=0.005)),
+    ("rmsprop", jm.RMSprop, dict(lr=0.005, momentum=0.8, weight_decay=0.1)),
+    ("rmsprop", jm.RMSprop, dict(lr=0.002, alpha=0.9, centered=True,
+                                 momentum=0.5)),
+    ("adagrad", jm.Adagrad, dict(lr=0.05)),
+    ("adagrad", jm.Adagrad, dict(lr=0.05, lr_decay=0.01, weight_decay=0.1)),
 ]
+
+
+def test_every_optimizer_has_a_trajectory_case():
+    # a new optimizer is not done until its formula is transcribed here
+    assert {cls for _, cls, _ in CASES} == set(jm.optim.OPTIMIZERS.values())
 
 
 @pytest.mark.parametrize("kind,cls,hp", CASES)
@@ -172,3 +208,46 @@ def test_reduce_on_plateau_divides_by_five():
         s.observe(e, loss)
     lrs.append(s(0, 1.0))
     assert lrs == pytest.approx([1, 1, 1, 1, 0.2, 0.2, 0.2, 0.04])
+
+
+TORCH_OPT = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW",
+             "rmsprop": "RMSprop", "adagrad": "Adagrad"}
+
+
+@pytest.mark.parametrize("kind,cls,hp", CASES)
+def test_trajectory_matches_torch_optim(kind, cls, hp):
+    """30 steps against torch.optim on the same gradients (float64); weight
+    decay as a parameter group of the W entries only."""
+    torch = pytest.importorskip("torch")
+    r = np.random.default_rng(3)
+    m = jm.MLP([4, 6, 6, 2], norm="layer", activation="tanh", seed=0)
+    batches = [(r.standard_normal((8, 4)), r.standard_normal((8, 2)))
+               for _ in range(5)]
+    mask = np.zeros(m.n_params, bool)
+    for name, v in m.param_views(mask).items():
+        v[...] = name.endswith(".W")
+    opt = cls(**hp)
+    cfg = dict(opt.get_config())
+    wd = cfg.pop("weight_decay")
+    if kind == "sgd" and not cfg["momentum"]:
+        cfg.pop("nesterov")
+    tw = torch.tensor(m.params[mask], dtype=torch.float64, requires_grad=True)
+    tb = torch.tensor(m.params[~mask], dtype=torch.float64, requires_grad=True)
+    topt = getattr(torch.optim, TORCH_OPT[kind])(
+        [{"params": [tw], "weight_decay": wd},
+         {"params": [tb], "weight_decay": 0.0}], **cfg)
+    probe = m.copy()
+    tr = jm.Trainer(m, opt, seed=0)
+    for k in range(30):
+        Xb, yb = batches[k % 5]
+        probe.params[mask] = tw.detach().numpy()
+        probe.params[~mask] = tb.detach().numpy()
+        _, g = probe.loss_and_grad(Xb, yb)
+        tw.grad = torch.tensor(g[mask])
+        tb.grad = torch.tensor(g[~mask])
+        topt.step()
+        tr.step(Xb, yb)
+        np.testing.assert_allclose(m.params[mask], tw.detach().numpy(),
+                                   rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(m.params[~mask], tb.detach().numpy(),
+                                   rtol=1e-10, atol=1e-13)

@@ -209,23 +209,38 @@ def test_adam_on_digits_reaches_97_percent():
     assert m.score(sx.transform(Xte), yte) >= 0.97
 
 
-@pytest.mark.parametrize("opt", [0, 1, 2])
+OPT_VARIANTS = [jm.SGD(momentum=0.9), jm.SGD(momentum=0.9, nesterov=True),
+                jm.Adam(weight_decay=0.1), jm.AdamW(amsgrad=True),
+                jm.RMSprop(momentum=0.5, centered=True), jm.Adagrad(lr_decay=0.1)]
+OPT_VARIANTS += [cls() for cls in jm.optim.OPTIMIZERS.values()]
+
+
+@pytest.mark.parametrize("opt", OPT_VARIANTS, ids=repr)
 def test_parallel_update_is_bitwise_independent_of_thread_count(opt):
-    from jitmlp.kernels.update import _update_parallel, _update_range
+    from jitmlp.kernels.update import _update_parallel, update_range
     r = np.random.default_rng(0)
-    n = 10007
+    model = jm.MLP([10006, 1], dtype="float32", seed=0)   # 10007 params
+    n = model.n_params
     g = r.standard_normal(n).astype(np.float32)
-    coef = np.array([1e-3, 1.0, 0.9, 0.9, 0.1, 0.999, 0.001, 1e-8, 1.1, 1.2,
-                     0.01, 1 - 1e-5, 0, 0, 0, 0], np.float32)
-    start = (r.standard_normal(n).astype(np.float32),
-             np.abs(r.standard_normal(n)).astype(np.float32),
-             np.abs(r.standard_normal(n)).astype(np.float32))
-    p, m, v = (a.copy() for a in start)
-    _update_range(opt, False, p, g.copy(), m, v, 0, n, coef)
+    opt.bind(model)
+    for k in opt.state:   # non-zero state; mean squares above grad_avg^2
+        opt.state[k][...] = (0.1 if k == "grad_avg" else 1.0) * np.abs(
+            r.standard_normal(n)) + (k != "grad_avg")
+    start = {k: v.copy() for k, v in opt.state.items()}
+    p = model.params.copy()
+    st = opt._state_tuple(model.dtype)
+    update_range(p, g.copy(), opt.hyper(), st, 0, n, 1e-3, 0.9, 7, 0.01)
+    ref = {k: v.copy() for k, v in opt.state.items()}
     for nth in (1, 2, 3):
-        p2, m2, v2 = (a.copy() for a in start)
-        _update_parallel(opt, False, p2, g.copy(), m2, v2, 0, n, coef, nth)
-        assert np.array_equal(p, p2) and np.array_equal(v, v2)
+        for k in opt.state:
+            opt.state[k][...] = start[k]
+        p2 = model.params.copy()
+        _update_parallel(p2, g.copy(), opt.hyper(),
+                         opt._state_tuple(model.dtype), 0, n, 1e-3, 0.9, 7,
+                         0.01, nth)
+        assert np.isfinite(p).all() and np.array_equal(p, p2)
+        for k in opt.state:
+            assert np.array_equal(opt.state[k], ref[k]), k
 
 
 def test_set_num_threads_validates():

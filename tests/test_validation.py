@@ -18,12 +18,15 @@ def setup():
 
 
 def snapshot(m, opt, tr):
-    return (m.params.copy(), m.stats.copy(), opt.v.copy(), opt.t, tr.epoch)
+    return (m.params.copy(), m.stats.copy(),
+            {k: v.copy() for k, v in opt.state.items()}, opt.t, tr.epoch)
 
 
 def unchanged(m, opt, tr, snap):
     return (np.array_equal(m.params, snap[0]) and np.array_equal(m.stats, snap[1])
-            and np.array_equal(opt.v, snap[2]) and opt.t == snap[3]
+            and opt.state.keys() == snap[2].keys()
+            and all(np.array_equal(opt.state[k], snap[2][k]) for k in snap[2])
+            and opt.t == snap[3]
             and tr.epoch == snap[4])
 
 

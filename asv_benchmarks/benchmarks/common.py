@@ -17,7 +17,9 @@ def optimizer(kind):
     return {"sgd": lambda: jm.SGD(lr=0.01),
             "momentum": lambda: jm.SGD(lr=0.01, momentum=0.9),
             "adam": lambda: jm.Adam(lr=1e-3),
-            "adamw": lambda: jm.AdamW(lr=1e-3)}[kind]()
+            "adamw": lambda: jm.AdamW(lr=1e-3),
+            "rmsprop": lambda: jm.RMSprop(lr=1e-3),
+            "adagrad": lambda: jm.Adagrad(lr=1e-2)}[kind]()
 
 
 def data(d, out, loss, n, dtype, seed=0):

@@ -9,7 +9,8 @@ from .common import optimizer
 
 
 class Update:
-    params = (["sgd", "momentum", "adam", "adamw"], ["float32", "float64"])
+    params = (["sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad"],
+              ["float32", "float64"])
     param_names = ["optimizer", "dtype"]
 
     def setup(self, kind, dtype):
@@ -18,13 +19,14 @@ class Update:
         self.opt.bind(self.model)
         self.grad = np.random.default_rng(0).standard_normal(
             self.model.params.size).astype(dtype) * 1e-3
-        self.hp = self.opt._hp(self.model)
-        self.coef = np.zeros(16, dtype)
+        self.hyper = self.opt.hyper()
+        self.state = self.opt._state_tuple(self.model.dtype)
         self.nth = numba.get_num_threads()
         self.time_update(kind, dtype)
 
     def time_update(self, kind, dtype):
         m = self.model
-        apply_update(m.params, self.grad, self.opt.m, self.opt.v,
-                     m._layout.segments, self.opt._code, self.hp, 1e-4, 10,
-                     1.0, self.coef, self.nth)
+        # (the update writes the old parameters over its gradient buffer; the
+        # values that then serve as gradients cost the same to update)
+        apply_update(m.params, self.grad, m._layout.segments, self.hyper,
+                     self.state, 1e-4, 10, 1.0, self.nth)

@@ -23,10 +23,10 @@ from ._cache import ensure_fresh_kernel_cache as _fresh  # noqa: E402
 
 _fresh()
 
-from . import datasets, schedules  # noqa: E402
+from . import datasets, optim, registry, schedules  # noqa: E402
 from ._threads import get_num_threads, set_num_threads  # noqa: E402
 from .model import MLP, load  # noqa: E402
-from .optim import SGD, Adam, AdamW, Optimizer  # noqa: E402
+from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop  # noqa: E402
 from ._errors import DivergenceError, NonFiniteOutputError  # noqa: E402
 from .trainer import History, Trainer  # noqa: E402
 
@@ -40,7 +40,8 @@ def __getattr__(name):
         return getattr(estimators, name)
     raise AttributeError(f"module 'jitmlp' has no attribute {name!r}")
 
-__all__ = ["MLP", "load", "SGD", "Adam", "AdamW", "Optimizer", "Trainer",
+__all__ = ["MLP", "load", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad",
+           "Optimizer", "Trainer",
            "History", "DivergenceError", "NonFiniteOutputError", "schedules", "datasets",
            "set_num_threads", "get_num_threads", "MLPClassifier",
            "MLPRegressor", "__version__"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .kernels import consts as C
+from .kernels.structs import Workspace
 
 
 @dataclass(frozen=True)
@@ -96,20 +97,19 @@ def build_layout(sizes, act_code, norm_code, residual):
 
 
 def make_workspace(layout, capacity, y_cols, dtype):
-    """The workspace tuple for batches of up to ``capacity`` rows (allocated once)."""
+    """The :class:`~jitmlp.kernels.structs.Workspace` for batches of up to
+    ``capacity`` rows (allocated once, reused by every batch)."""
     B = int(capacity)
     H = max(layout.hidden_units, 1)
     normed = B * H if layout.has_norm else 1
     mw = layout.max_width
-    ws = [None] * C.N_WS
-    ws[C.WS_A] = np.zeros(B * layout.total_units, dtype)
-    ws[C.WS_Z] = np.zeros(B * H, dtype)
-    ws[C.WS_XH] = np.zeros(normed, dtype)
-    ws[C.WS_RS] = np.zeros(normed, dtype)
-    ws[C.WS_V] = np.zeros(4 * mw, dtype)
-    ws[C.WS_G] = np.zeros(2 * B * mw, dtype)
-    ws[C.WS_D] = np.zeros(B * mw, dtype)
-    ws[C.WS_Y] = np.zeros(max(B * y_cols, 1), dtype)
-    ws[C.WS_C] = np.zeros(16, dtype)
-    ws[C.WS_S] = np.zeros(max(layout.n_stats, 1), dtype)
-    return tuple(ws)
+    return Workspace(
+        x=np.zeros(B * layout.total_units, dtype),
+        dphi=np.zeros(B * H, dtype),
+        xhat=np.zeros(normed, dtype),
+        rstd=np.zeros(normed, dtype),
+        feat=np.zeros(4 * mw, dtype),
+        dx=np.zeros(2 * B * mw, dtype),
+        delta=np.zeros(B * mw, dtype),
+        y=np.zeros(max(B * y_cols, 1), dtype),
+        stats_before=np.zeros(max(layout.n_stats, 1), dtype))

@@ -12,6 +12,7 @@ from ._errors import NonFiniteOutputError
 from ._layout import build_layout, make_workspace
 from .kernels import batch_loss_grad, forward_rows, gather
 from .kernels import consts as C
+from .kernels.structs import Net
 
 FORMAT = _io.FORMAT
 FORMAT_VERSION = _io.FORMAT_VERSION
@@ -159,6 +160,15 @@ class MLP:
                 sd[prefix + ".gamma"][...] = 1.0
             if prefix + ".running_var" in sd:
                 sd[prefix + ".running_var"][...] = 1.0
+
+    def _net(self):
+        """The :class:`~jitmlp.kernels.structs.Net` the kernels take: the
+        layout, the buffers and the normalisation settings of this model."""
+        return Net(layout=self._layout.table, segments=self._layout.segments,
+                   params=self._params, stats=self._stats,
+                   loss=int(self._loss_code),
+                   bn_momentum=float(self._config["bn_momentum"]),
+                   norm_eps=float(self._config["norm_eps"]))
 
     def _workspace(self, capacity, y_cols):
         """Workspace for batches of up to ``capacity`` rows.  Kept for the next
@@ -373,9 +383,8 @@ class MLP:
         ws = self._workspace(chunk, ycols)
         out = np.empty((n, self.n_outputs) if want_out else (0, 1), self.dtype)
         order = np.arange(n, dtype=np.int64)
-        total = forward_rows(self.params, self.stats, self._layout.table, ws, Xc, Yc,
-                             order, chunk, self.training, self.norm_eps,
-                             loss_code, out)
+        total = forward_rows(self._net(), ws, Xc, Yc, order, chunk,
+                             self.training, loss_code, out)
         return out, total
 
     def forward(self, X):
@@ -431,14 +440,12 @@ class MLP:
         grad = np.zeros_like(self._params)
         part = np.empty_like(self._params) if block < n else grad
         order = np.arange(n, dtype=np.int64)
+        net = self._net()
         total = 0.0
         for start in range(0, n, block):
             B = min(block, n - start)
             gather(Xc, Yc, order, start, B, ws)
-            total += batch_loss_grad(self._params, self._stats, part,
-                                     self._layout.table, ws, B, Yc.shape[1],
-                                     self._loss_code, False, self.bn_momentum,
-                                     self.norm_eps)
+            total += batch_loss_grad(net, part, ws, B, Yc.shape[1], False)
             if part is not grad:  # the block's mean gradient, weighted B/n
                 grad += part * (B / n)
         loss = float(self._finite_output("loss_and_grad",

@@ -1,8 +1,17 @@
 """Optimizers: hyper-parameters plus state in flat buffers of the params layout.
 
-Each update is one fused pass of :func:`jitmlp.kernels.apply_update` over
-the whole flat buffer (PyTorch's formulas, written in each class docstring).
-Weight decay touches the weight matrices W only, never b, gamma or beta.
+An optimizer is one small unit, as in optax: a class that validates its
+hyper-parameters, names its update rule (a kernel in
+:mod:`jitmlp.kernels.update`, formula in its docstring) and declares the
+state buffers that rule uses (fields of
+:class:`~jitmlp.kernels.structs.OptState`, PyTorch's names).  The base class
+allocates, checks, saves and restores those buffers; it has no rule of its
+own.  Each update is one fused pass over the whole flat buffer.  Weight decay
+touches the weight matrices W only, never b, gamma or beta.
+
+Adding an optimizer: its rule and ``RULE_*`` code (kernels), a subclass here
+(``rule``, ``_buffers``, ``_hyper``, ``get_config``), its export in
+``jitmlp/__init__.py`` and its entry in the tests' optimizer table.
 """
 import numbers
 
@@ -13,86 +22,122 @@ from . import _validation as V
 from ._errors import DivergenceError
 from .kernels import apply_update, undo_update
 from .kernels import consts as C
+from .kernels.structs import OptHyper, OptState
+
+# OptHyper fields a rule does not use take these values
+_HYPER_DEFAULTS = dict(weight_decay=0.0, decoupled=False, momentum=0.0,
+                       nesterov=False, beta1=0.0, beta2=0.0, eps=0.0,
+                       alpha=0.0, centered=False, lr_decay=0.0, amsgrad=False)
 
 
 class Optimizer:
-    """Base class: holds hyper-parameters, the step count ``t`` and the
-    moment buffers once bound to a model."""
+    """Base class: the learning rate, weight decay, the step count ``t`` and,
+    once bound to a model, the state buffers ``state`` (dict name -> 1-D
+    array in the params layout).
 
-    _code = C.OPT_SGD
+    Subclasses set ``rule`` and implement :meth:`_buffers`, :meth:`_hyper`
+    and :meth:`get_config`.
+    """
+
+    rule = None   # a consts.RULE_* code; None: not an optimizer on its own
 
     def __init__(self, lr, weight_decay):
         self.lr = V.real("lr", lr, low=0.0, low_open=True)
         self.weight_decay = V.real("weight_decay", weight_decay, low=0.0)
         self.t = 0
-        self.m = None
-        self.v = None
-        self._bound = None
+        self.state = None
 
-    # the float hyper-parameter vector of the kernels
-    def _hp(self, model, clip=0.0):
-        hp = np.zeros(C.N_HP, np.float64)
-        hp[C.HP_WD] = self.weight_decay
-        hp[C.HP_BN_MOMENTUM] = model.bn_momentum
-        hp[C.HP_NORM_EPS] = model.norm_eps
-        hp[C.HP_CLIP] = clip
-        return hp
+    # ------------------------------------------------------ the extension
+    def _buffers(self):
+        """Names of the OptState fields this optimizer's rule uses."""
+        raise NotImplementedError(f"{type(self).__name__} declares no state "
+                                  f"buffers (_buffers)")
 
-    def _needs(self):
-        """(needs m, needs v) for this optimizer."""
-        return False, False
+    def _hyper(self):
+        """The OptHyper fields this optimizer sets (a dict)."""
+        raise NotImplementedError(f"{type(self).__name__} defines no update "
+                                  f"rule (_hyper)")
 
+    def get_config(self):
+        """The constructor arguments (a dict)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------ kernel inputs
+    def hyper(self):
+        """The :class:`~jitmlp.kernels.structs.OptHyper` of the kernels."""
+        if self.rule is None:
+            raise TypeError(f"{type(self).__name__} has no update rule; use "
+                            f"SGD, Adam, AdamW, RMSprop or Adagrad")
+        fields = dict(_HYPER_DEFAULTS, weight_decay=self.weight_decay)
+        fields.update(self._hyper())
+        fields = {k: (v if isinstance(v, bool) else float(v))
+                  for k, v in fields.items()}
+        return OptHyper(rule=int(self.rule), **fields)
+
+    def _state_tuple(self, dtype):
+        """OptState with this optimizer's buffers and empty arrays elsewhere."""
+        empty = np.zeros(0, dtype)
+        return OptState(**{name: self.state.get(name, empty)
+                           for name in OptState._fields})
+
+    # ------------------------------------------------------ binding
     def bind(self, model):
         """Allocate (or check) the state buffers for ``model``'s layout.
 
-        The kernels read ``m`` and ``v`` without bounds checks, so anything
-        but 1-D writable C-contiguous buffers of the model's dtype and of the
-        sizes this optimizer needs is refused (or, before the first step,
-        replaced by fresh zeros).
+        The kernels read the buffers without bounds checks, so anything but
+        1-D writable C-contiguous buffers of the model's dtype and size is
+        refused (or, before the first step, replaced by fresh zeros).
+        Hyper-parameters and ``t`` are plain attributes a user may set between
+        fits: they are checked again here.
         """
-        # hyper-parameters and the step count are plain attributes a user may
-        # set between fits: check them again before a kernel reads them
         type(self)(**self.get_config())
+        self.hyper()
         if isinstance(self.t, bool) or not isinstance(self.t, numbers.Integral) \
                 or self.t < 0:
             raise ValueError(f"optimizer.t must be an integer >= 0; got "
                              f"{self.t!r}")
         self.t = int(self.t)
         P = model.params.size
-        need_m, need_v = self._needs()
+        need = self._buffers()
 
-        def fits(a, need):
+        def fits(a):
             return (isinstance(a, np.ndarray) and a.ndim == 1
                     and a.dtype == model.dtype and a.flags.c_contiguous
-                    and a.flags.writeable and a.size == (P if need else a.size)
-                    and (need or a.size in (0, P)))
-        if self.m is not None and not (fits(self.m, need_m)
-                                       and fits(self.v, need_v)):
+                    and a.flags.writeable and a.size == P)
+        ok = (isinstance(self.state, dict)
+              and all(fits(self.state.get(k)) for k in need))
+        if self.state is not None and not ok:
             if self.t > 0:
                 raise ValueError("this optimizer holds state for another "
                                  "model (different size or dtype) or its "
-                                 "m/v buffers were replaced; create a new "
+                                 "state buffers were replaced; create a new "
                                  "optimizer or call reset()")
-            self.m = None
-        if self.m is None:
-            self.m = np.zeros(P if need_m else 0, model.dtype)
-            self.v = np.zeros(P if need_v else 0, model.dtype)
-        self._bound = (P, model.dtype)
+            self.state = None
+        if self.state is None:
+            self.state = {k: np.zeros(P, model.dtype) for k in need}
+        else:   # keep only what the rule uses (settings may have changed)
+            self.state = {k: self.state[k] for k in need}
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        for k in ("m", "v"):
-            if self.__dict__.get(k) is not None:
-                setattr(self, k, np.array(getattr(self, k), copy=True))
+        if isinstance(self.__dict__.get("state"), dict):
+            self.state = {k: np.array(v, copy=True)
+                          for k, v in self.state.items()}
 
     def reset(self):
-        """Forget the moments and the step count."""
+        """Forget the state buffers and the step count."""
         self.t = 0
-        self.m = None
-        self.v = None
+        self.state = None
 
     def step(self, model, grad, lr=None):
-        """Apply one update to ``model.params`` from ``grad`` (same layout)."""
+        """Apply one update to ``model.params`` from ``grad`` (same layout).
+
+        Raises
+        ------
+        DivergenceError
+            The update would make parameters non-finite; it was undone (the
+            parameters are as before, the state restarts from zero).
+        """
         grad = np.asarray(grad)
         if grad.shape != model.params.shape:
             raise ValueError(f"grad has shape {grad.shape}; expected "
@@ -107,24 +152,24 @@ class Optimizer:
             raise ValueError("grad contains NaN or infinite values")
         lr = self.lr if lr is None else V.real("lr", lr, low=0.0)
         self.bind(model)
-        coef = np.zeros(16, model.dtype)
-        bad = apply_update(model.params, grad, self.m, self.v,
-                           model._layout.segments, self._code,
-                           self._hp(model), lr, self.t + 1, 1.0, coef,
+        st = self._state_tuple(model.dtype)
+        bad = apply_update(model.params, grad, model._layout.segments,
+                           self.hyper(), st, lr, self.t + 1, 1.0,
                            numba.get_num_threads())
         if bad:
-            undo_update(model.params, grad, self.m, self.v)
+            undo_update(model.params, grad, st)
             raise DivergenceError("the update made parameters non-finite; it "
-                                  "was undone (the moments restart from "
-                                  "zero)", None, self.t, None)
+                                  "was undone (the optimizer state restarts "
+                                  "from zero)", None, self.t, None)
         self.t += 1
 
+    # ------------------------------------------------------ persistence
     def state_dict(self):
-        """Hyper-parameters, step count and copies of the moment buffers."""
+        """Class, hyper-parameters, step count and copies of the state buffers."""
         return {"class": type(self).__name__, "hyper": self.get_config(),
                 "t": self.t,
-                "m": None if self.m is None else self.m.copy(),
-                "v": None if self.v is None else self.v.copy()}
+                "state": None if self.state is None else
+                {k: v.copy() for k, v in self.state.items()}}
 
     def load_state_dict(self, state):
         """Restore what :meth:`state_dict` returned (resumes exactly).
@@ -138,7 +183,7 @@ class Optimizer:
         if not isinstance(state, dict):
             raise TypeError(f"optimizer state must be a dict; got "
                             f"{type(state).__name__}")
-        need = ("class", "hyper", "t", "m", "v")
+        need = ("class", "hyper", "t", "state")
         missing = [k for k in need if k not in state]
         if missing:
             raise ValueError(f"optimizer state is missing {missing}")
@@ -152,10 +197,17 @@ class Optimizer:
             raise TypeError("optimizer state: 'hyper' must be a dict")
         fresh = type(self)(**state["hyper"])  # validates
         t = V.positive_int("optimizer state 't'", state["t"], minimum=0)
-        moments = {}
-        for k in ("m", "v"):
-            a = state[k]
-            if a is not None:
+        buffers = state["state"]
+        if buffers is not None:
+            if not isinstance(buffers, dict):
+                raise TypeError("optimizer state: 'state' must be a dict or "
+                                "None")
+            unknown = sorted(set(buffers) - set(fresh._buffers()))
+            if unknown:
+                raise ValueError(f"optimizer state: buffers {unknown} are not "
+                                 f"used by {type(self).__name__}")
+            checked = {}
+            for k, a in buffers.items():
                 a = np.asarray(a)
                 if a.ndim != 1 or a.dtype.kind != "f":
                     raise ValueError(f"optimizer state: {k!r} must be a 1-D "
@@ -164,26 +216,37 @@ class Optimizer:
                 if not np.isfinite(a).all():
                     raise ValueError(f"optimizer state: {k!r} contains NaN "
                                      f"or infinite values")
-                a = np.array(a, order="C", copy=True)
-            moments[k] = a
-        if (moments["m"] is None) != (moments["v"] is None):
-            raise ValueError("optimizer state: 'm' and 'v' must both be "
-                             "arrays or both None")
+                checked[k] = np.array(a, order="C", copy=True)
+            buffers = checked
         self.__dict__.update({k: v for k, v in fresh.__dict__.items()
-                              if k not in ("m", "v", "t", "_bound")})
+                              if k not in ("state", "t")})
         self.t = t
-        self.m, self.v = moments["m"], moments["v"]
-
-    def get_config(self):
-        raise NotImplementedError
+        self.state = buffers
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
 
 
+def _betas(betas):
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"betas must be a pair (beta1, beta2); got "
+                         f"{betas!r}") from None
+    return (V.real("betas[0]", b1, low=0.0, high=1.0, high_open=True),
+            V.real("betas[1]", b2, low=0.0, high=1.0, high_open=True))
+
+
+def _flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool; got {value!r}")
+    return bool(value)
+
+
 class SGD(Optimizer):
-    """Stochastic gradient descent with optional (Nesterov) momentum.
+    """Stochastic gradient descent with optional (Nesterov) momentum
+    (torch.optim.SGD with dampening 0).
 
     ``g += wd * W``;  with momentum ``v = mu v + g`` (first step ``v = g``),
     then ``g = g + mu v`` (Nesterov) or ``g = v``;  ``p -= lr g``.
@@ -196,27 +259,22 @@ class SGD(Optimizer):
     weight_decay : float >= 0, the L2 coefficient on W
     """
 
-    _code = C.OPT_SGD
+    rule = C.RULE_SGD
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False,
                  weight_decay=0.0):
         super().__init__(lr, weight_decay)
         self.momentum = V.real("momentum", momentum, low=0.0, high=1.0,
                                high_open=True)
-        if not isinstance(nesterov, (bool, np.bool_)):
-            raise TypeError(f"nesterov must be a bool; got {nesterov!r}")
-        if nesterov and self.momentum == 0.0:
+        self.nesterov = _flag("nesterov", nesterov)
+        if self.nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True needs momentum > 0")
-        self.nesterov = bool(nesterov)
 
-    def _needs(self):
-        return False, self.momentum > 0
+    def _buffers(self):
+        return ("momentum_buffer",) if self.momentum > 0 else ()
 
-    def _hp(self, model, clip=0.0):
-        hp = super()._hp(model, clip)
-        hp[C.HP_MOMENTUM] = self.momentum
-        hp[C.HP_NESTEROV] = float(self.nesterov)
-        return hp
+    def _hyper(self):
+        return dict(momentum=self.momentum, nesterov=self.nesterov)
 
     def get_config(self):
         return dict(lr=self.lr, momentum=self.momentum,
@@ -224,50 +282,135 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015, Alg. 1) with L2 weight decay on W.
+    """Adam (Kingma & Ba 2015, Alg. 1) with L2 weight decay on W
+    (torch.optim.Adam).
 
     ``g += wd W``;  ``m = b1 m + (1-b1) g``;  ``v = b2 v + (1-b2) g^2``;
-    ``p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)``.
+    with ``amsgrad`` ``vmax = max(vmax, v)`` replaces ``v`` below (Reddi et
+    al. 2018);  ``p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)``.
+
+    Parameters
+    ----------
+    lr : float > 0
+    betas : (float, float) in [0, 1)
+    eps : float > 0
+    weight_decay : float >= 0
+    amsgrad : bool
     """
 
-    _code = C.OPT_ADAM
+    rule = C.RULE_ADAM
+    _decoupled = False
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
-                 weight_decay=0.0):
+                 weight_decay=0.0, amsgrad=False):
         super().__init__(lr, weight_decay)
-        try:
-            b1, b2 = betas
-        except (TypeError, ValueError):
-            raise ValueError(f"betas must be a pair (beta1, beta2); got "
-                             f"{betas!r}") from None
-        self.betas = (V.real("betas[0]", b1, low=0.0, high=1.0,
-                             high_open=True),
-                      V.real("betas[1]", b2, low=0.0, high=1.0,
-                             high_open=True))
+        self.betas = _betas(betas)
         self.eps = V.real("eps", eps, low=0.0, low_open=True)
+        self.amsgrad = _flag("amsgrad", amsgrad)
 
-    def _needs(self):
-        return True, True
+    def _buffers(self):
+        return ("exp_avg", "exp_avg_sq") + (
+            ("max_exp_avg_sq",) if self.amsgrad else ())
 
-    def _hp(self, model, clip=0.0):
-        hp = super()._hp(model, clip)
-        hp[C.HP_BETA1], hp[C.HP_BETA2] = self.betas
-        hp[C.HP_EPS] = self.eps
-        return hp
+    def _hyper(self):
+        return dict(beta1=self.betas[0], beta2=self.betas[1], eps=self.eps,
+                    decoupled=self._decoupled, amsgrad=self.amsgrad)
 
     def get_config(self):
         return dict(lr=self.lr, betas=tuple(self.betas), eps=self.eps,
-                    weight_decay=self.weight_decay)
+                    weight_decay=self.weight_decay, amsgrad=self.amsgrad)
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter 2019).
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019;
+    torch.optim.AdamW).
 
     ``p *= 1 - lr wd`` (W only), then Adam without the L2 term.
     """
 
-    _code = C.OPT_ADAMW
+    _decoupled = True
 
     def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
-                 weight_decay=1e-2):
-        super().__init__(lr, betas, eps, weight_decay)
+                 weight_decay=1e-2, amsgrad=False):
+        super().__init__(lr, betas, eps, weight_decay, amsgrad)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (torch.optim.RMSprop).
+
+    ``g += wd W``;  ``s = alpha s + (1-alpha) g^2``;  centered:
+    ``gbar = alpha gbar + (1-alpha) g``, ``d = sqrt(s - gbar^2) + eps``, else
+    ``d = sqrt(s) + eps``;  momentum: ``buf = mu buf + g / d``,
+    ``p -= lr buf``, else ``p -= lr g / d``.
+
+    Parameters
+    ----------
+    lr : float > 0
+    alpha : float in [0, 1)
+    eps : float > 0
+    momentum : float in [0, 1)
+    centered : bool
+    weight_decay : float >= 0
+    """
+
+    rule = C.RULE_RMSPROP
+
+    def __init__(self, lr=1e-2, alpha=0.99, eps=1e-8, momentum=0.0,
+                 centered=False, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        self.alpha = V.real("alpha", alpha, low=0.0, high=1.0, high_open=True)
+        self.eps = V.real("eps", eps, low=0.0, low_open=True)
+        self.momentum = V.real("momentum", momentum, low=0.0, high=1.0,
+                               high_open=True)
+        self.centered = _flag("centered", centered)
+
+    def _buffers(self):
+        return ("square_avg",) + (("momentum_buffer",) if self.momentum > 0
+                                  else ()) + (("grad_avg",) if self.centered
+                                              else ())
+
+    def _hyper(self):
+        return dict(alpha=self.alpha, eps=self.eps, momentum=self.momentum,
+                    centered=self.centered)
+
+    def get_config(self):
+        return dict(lr=self.lr, alpha=self.alpha, eps=self.eps,
+                    momentum=self.momentum, centered=self.centered,
+                    weight_decay=self.weight_decay)
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi, Hazan & Singer 2011; torch.optim.Adagrad).
+
+    ``g += wd W``;  ``clr = lr / (1 + (t-1) lr_decay)``;  ``sum += g^2``;
+    ``p -= clr g / (sqrt(sum) + eps)``.
+
+    Parameters
+    ----------
+    lr : float > 0
+    lr_decay : float >= 0
+    eps : float > 0
+    weight_decay : float >= 0
+    """
+
+    rule = C.RULE_ADAGRAD
+
+    def __init__(self, lr=1e-2, lr_decay=0.0, eps=1e-10, weight_decay=0.0):
+        super().__init__(lr, weight_decay)
+        self.lr_decay = V.real("lr_decay", lr_decay, low=0.0)
+        self.eps = V.real("eps", eps, low=0.0, low_open=True)
+
+    def _buffers(self):
+        return ("sum",)
+
+    def _hyper(self):
+        return dict(lr_decay=self.lr_decay, eps=self.eps)
+
+    def get_config(self):
+        return dict(lr=self.lr, lr_decay=self.lr_decay, eps=self.eps,
+                    weight_decay=self.weight_decay)
+
+
+# name -> class: every optimizer of the package (the tests draw from this)
+OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop,
+              "adagrad": Adagrad}

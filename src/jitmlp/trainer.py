@@ -18,6 +18,7 @@ from . import _validation as V
 from ._errors import DivergenceError  # noqa: F401 (jitmlp.trainer.DivergenceError)
 from .kernels import consts as C
 from .kernels import train_epoch
+from .kernels.structs import EpochOut, EpochPlan
 from .model import MLP
 from .optim import Optimizer
 from .schedules import Constant, Schedule
@@ -119,7 +120,7 @@ class Trainer:
     Parameters
     ----------
     model : MLP
-    optimizer : SGD, Adam or AdamW
+    optimizer : Optimizer (SGD, Adam, AdamW, RMSprop, Adagrad)
     batch_size : int >= 1 (clamped, with a warning, to the number of samples)
     epochs : int >= 1
     shuffle : bool
@@ -161,7 +162,8 @@ class Trainer:
                             f"{type(model).__name__}")
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a jitmlp optimizer (SGD, Adam,"
-                            f" AdamW); got {type(optimizer).__name__}")
+                            f" AdamW, RMSprop, Adagrad); got "
+                            f"{type(optimizer).__name__}")
         self.model = model
         self.optimizer = optimizer
         self.batch_size = V.positive_int("batch_size", batch_size)
@@ -276,13 +278,14 @@ class Trainer:
         """
         m = self.model
         opt = self.optimizer
-        hp = opt._hp(m, self.clip_grad_norm or 0.0)
+        net = m._net()
+        hy = opt.hyper()
+        st = opt._state_tuple(m.dtype)
         steps = lrs.shape[0]
-        cfg = np.array([m._loss_code, opt._code, stride,
-                        numba.get_num_threads()], np.int64)
-        step_loss = np.zeros(steps, np.float64)
-        gn = np.zeros(m.layout.shape[0] + 1, np.float64)
-        info = np.zeros(1, np.int64)
+        out = EpochOut(step_loss=np.zeros(steps, np.float64),
+                       gnorm_acc=np.zeros(m._layout.table.shape[0] + 1,
+                                          np.float64),
+                       info=np.zeros(1, np.int64))
         ws = m._workspace(batch_size, Y.shape[1])
         grad = self._gradient_buffer()
         t0 = opt.t
@@ -290,26 +293,30 @@ class Trainer:
         secs = 0.0
         while s < steps:
             end = min(steps, s + self._chunk)
+            plan = EpochPlan(order=order, batch_size=int(batch_size), lrs=lrs,
+                             t0=int(t0),
+                             clip=float(self.clip_grad_norm or 0.0),
+                             gnorm_stride=int(stride),
+                             n_threads=int(numba.get_num_threads()),
+                             s_begin=int(s), s_end=int(end))
             tic = time.perf_counter()
-            done = train_epoch(m.params, m.stats, grad, opt.m, opt.v,
-                               m._layout.table,
-                               m._layout.segments, ws, X, Y, order, batch_size,
-                               lrs, t0, hp, cfg, step_loss, gn, s, end, info)
+            done = train_epoch(net, hy, st, grad, ws, X, Y, plan, out)
             elapsed = time.perf_counter() - tic
             secs += elapsed
             opt.t = t0 + done
             if done < end:
-                return done, step_loss, gn, int(info[0]), secs
+                return done, out.step_loss, out.gnorm_acc, int(out.info[0]), \
+                    secs
             # next chunk: ~_CHUNK_SECONDS of work, growing at most 8x a time
             per_step = elapsed / (end - s)
             self._chunk = int(max(1, min(8 * (end - s),
                                          _CHUNK_SECONDS / max(per_step, 1e-9))))
             s = end
             if on_chunk is not None:
-                on_chunk(s, step_loss)
+                on_chunk(s, out.step_loss)
             if stop_flag is not None and stop_flag.hit and s < steps:
-                return s, step_loss, gn, 0, secs
-        return steps, step_loss, gn, 0, secs
+                return s, out.step_loss, out.gnorm_acc, 0, secs
+        return steps, out.step_loss, out.gnorm_acc, 0, secs
 
     @staticmethod
     def _why(code, loss):

@@ -46,42 +46,11 @@ LOSS_SQUARED = 0
 LOSS_LOGISTIC = 1
 LOSS_CROSS_ENTROPY = 2
 
-# optimizer codes
-OPT_SGD = 0
-OPT_ADAM = 1
-OPT_ADAMW = 2
-
-# indices of the float hyper-parameter vector ``hp`` of the epoch kernel
-HP_MOMENTUM = 0
-HP_NESTEROV = 1
-HP_WD = 2
-HP_BETA1 = 3
-HP_BETA2 = 4
-HP_EPS = 5
-HP_BN_MOMENTUM = 6
-HP_NORM_EPS = 7
-HP_CLIP = 8
-N_HP = 9
-
-# indices of the integer configuration vector ``cfg`` of the epoch kernel
-CFG_LOSS = 0
-CFG_OPT = 1
-CFG_GNORM_STRIDE = 2   # record per-layer gradient norms every k-th step (0: never)
-CFG_THREADS = 3        # threads for the parallel loops
-N_CFG = 4
-
-# workspace tuple slots
-WS_A = 0    # activations x^(0..L+1), (B * total_units)
-WS_Z = 1    # phi'(a) of every hidden unit, (B * hidden_units)
-WS_XH = 2   # normalised pre-activations xhat, (B * hidden_units) or 1
-WS_RS = 3   # 1/sqrt(var + eps) per feature (batch) or per sample (layer)
-WS_V = 4    # per-feature scratch, (4 * max_width)
-WS_G = 5    # dL/dx ping-pong, (2 * B * max_width)
-WS_D = 6    # delta = dL/dz of the current layer, (B * max_width)
-WS_Y = 7    # gathered targets, (B * y_cols)
-WS_C = 8    # per-step optimizer scalars in the params dtype, (16,)
-WS_S = 9    # the running statistics before the current step, (n_stats) or 1
-N_WS = 10
+# optimizer update rules (kernels/update.py::update_range)
+RULE_SGD = 0
+RULE_ADAM = 1       # Adam and AdamW (OptHyper.decoupled)
+RULE_RMSPROP = 2
+RULE_ADAGRAD = 3
 
 # why train_epoch stopped early (info[0]); 0: it did not
 STOP_LOSS = 1      # the batch loss was not finite (nothing changed)

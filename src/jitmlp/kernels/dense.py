@@ -14,8 +14,7 @@ from .activations import phi_and_dphi
 from .consts import (ACT, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU,
                      LEAKY_SLOPE, N_IN, N_OUT, NORM, NORM_BATCH, NORM_LAYER, OFF_B,
                      OFF_BETA, OFF_GAMMA, OFF_RMEAN, OFF_RVAR, OFF_W, RESID,
-                     WS_A, WS_D, WS_G, WS_RS, WS_V, WS_XH, WS_Z, X_IN, X_OUT,
-                     Z_OFF)
+                     X_IN, X_OUT, Z_OFF)
 from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
                    layernorm_forward)
 
@@ -83,16 +82,18 @@ def _block(buf, off, rows, cols):
 
 
 @kernel()
-def forward_batch(params, stats, lay, ws, B, training, store, update_stats,
-                  bn_momentum, eps):
-    """Forward pass of the B rows already in x^(0) (the head of ws[WS_A]).
+def forward_batch(net, ws, B, training, store, update_stats):
+    """Forward pass of the B rows already in x^(0) (the head of ws.x).
 
-    Writes every x^(l) into ws[WS_A]; the output h = x^(L+1) is the last block.
+    Writes every x^(l) into ws.x; the output h = x^(L+1) is the last block.
     ``training``: BatchNorm uses batch statistics (else running ones).
     ``store``: keep phi'(a), xhat and 1/std for the backward pass.
     ``update_stats``: move the BatchNorm running statistics (EMA).
     """
-    A = ws[WS_A]
+    params = net.params
+    stats = net.stats
+    lay = net.layout
+    A = ws.x
     nl = lay.shape[0]
     for l in range(nl):
         n_in = lay[l, N_IN]
@@ -118,27 +119,28 @@ def forward_batch(params, stats, lay, ws, B, training, store, update_stats,
             obt = lay[l, OFF_BETA]
             beta = params[obt:obt + n_out]
             if store:
-                xh = _block(ws[WS_XH], zo, B, n_out)
+                xh = _block(ws.xhat, zo, B, n_out)
             else:
-                xh = _block(ws[WS_XH], 0, 0, n_out)
+                xh = _block(ws.xhat, 0, 0, n_out)
             if norm == NORM_BATCH:
                 orm = lay[l, OFF_RMEAN]
                 orv = lay[l, OFF_RVAR]
                 batchnorm_forward(z, gamma, beta, stats[orm:orm + n_out],
                                   stats[orv:orv + n_out], xh,
-                                  ws[WS_RS][zo:zo + n_out], ws[WS_V], training,
-                                  store, update_stats, bn_momentum, eps)
+                                  ws.rstd[zo:zo + n_out], ws.feat, training,
+                                  store, update_stats, net.bn_momentum,
+                                  net.norm_eps)
             elif norm == NORM_LAYER:
-                layernorm_forward(z, gamma, beta, xh, ws[WS_RS][zo:zo + B],
-                                  store, eps)
+                layernorm_forward(z, gamma, beta, xh, ws.rstd[zo:zo + B],
+                                  store, net.norm_eps)
             else:
                 raise ValueError("jitmlp kernel: unknown norm code")
         act = lay[l, ACT]
         resid = lay[l, RESID] != 0
         if store:
-            activate(z, x, _block(ws[WS_Z], zo, B, n_out), act, resid)
+            activate(z, x, _block(ws.dphi, zo, B, n_out), act, resid)
         else:
-            activate(z, x, _block(ws[WS_Z], 0, 0, n_out), act, resid)
+            activate(z, x, _block(ws.dphi, 0, 0, n_out), act, resid)
 
 
 @kernel(inline="always")
@@ -183,15 +185,17 @@ def activate(z, x, dp, act, resid):
 
 
 @kernel()
-def backward_batch(params, grad, lay, ws, B):
-    """Delta recursion from delta^(L+1) (the head of ws[WS_D]) down to layer 1.
+def backward_batch(net, grad, ws, B):
+    """Delta recursion from delta^(L+1) (the head of ws.delta) down to layer 1.
 
     Writes dW, db, dgamma, dbeta into ``grad`` (layout of ``params``).
     Needs the forward pass run with ``store`` on the same B rows.
     """
-    A = ws[WS_A]
-    Dbuf = ws[WS_D]
-    G = ws[WS_G]
+    params = net.params
+    lay = net.layout
+    A = ws.x
+    Dbuf = ws.delta
+    G = ws.dx
     half = G.shape[0] // 2
     nl = lay.shape[0]
     slot = 0
@@ -203,7 +207,7 @@ def backward_batch(params, grad, lay, ws, B):
             # dL/dx^(l) sits in G[slot]; turn it into delta^(l) = dL/dz^(l)
             g_out = _block(G, slot * half, B, n_out)
             zo = B * lay[l, Z_OFF]
-            dp = _block(ws[WS_Z], zo, B, n_out)
+            dp = _block(ws.dphi, zo, B, n_out)
             for i in range(B):
                 for j in range(n_out):
                     delta[i, j] = g_out[i, j] * dp[i, j]
@@ -211,14 +215,14 @@ def backward_batch(params, grad, lay, ws, B):
             if norm != 0:
                 og = lay[l, OFF_GAMMA]
                 obt = lay[l, OFF_BETA]
-                xh = _block(ws[WS_XH], zo, B, n_out)
+                xh = _block(ws.xhat, zo, B, n_out)
                 if norm == NORM_BATCH:
-                    batchnorm_backward(delta, xh, ws[WS_RS][zo:zo + n_out],
+                    batchnorm_backward(delta, xh, ws.rstd[zo:zo + n_out],
                                        params[og:og + n_out],
                                        grad[og:og + n_out],
-                                       grad[obt:obt + n_out], ws[WS_V])
+                                       grad[obt:obt + n_out], ws.feat)
                 elif norm == NORM_LAYER:
-                    layernorm_backward(delta, xh, ws[WS_RS][zo:zo + B],
+                    layernorm_backward(delta, xh, ws.rstd[zo:zo + B],
                                        params[og:og + n_out],
                                        grad[og:og + n_out],
                                        grad[obt:obt + n_out])

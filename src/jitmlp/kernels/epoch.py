@@ -1,16 +1,14 @@
 """The whole-epoch training loop: no Python and no allocation between batches.
 
-for each mini-batch of ``order``: gather rows -> forward (batch statistics,
-running-statistics EMA) -> loss and delta^(L+1) -> delta recursion and
-gradients -> [global-norm clipping] -> fused optimizer update.
+for each mini-batch of ``plan.order``: gather rows -> forward (batch
+statistics, running-statistics EMA) -> loss and delta^(L+1) -> delta
+recursion and gradients -> [global-norm clipping] -> fused optimizer update.
 """
 import math
 
 from ._jit import kernel
-from .consts import (CFG_GNORM_STRIDE, CFG_LOSS, CFG_OPT, CFG_THREADS,
-                     HP_BN_MOMENTUM, HP_CLIP, HP_NORM_EPS, N_IN, N_OUT, OFF_W,
-                     STOP_GRAD, STOP_LOSS, STOP_STATS, STOP_UPDATE, WS_A, WS_C,
-                     WS_D, WS_S, WS_Y, X_OUT)
+from .consts import (N_IN, N_OUT, OFF_W, STOP_GRAD, STOP_LOSS, STOP_STATS,
+                     STOP_UPDATE, X_OUT)
 from .dense import _block, backward_batch, forward_batch
 from .losses import loss_and_delta
 from .update import apply_update, undo_update
@@ -21,8 +19,8 @@ def gather(X, Y, order, start, B, ws):
     """Copy rows ``order[start:start+B]`` of X, Y into x^(0) and the target block."""
     d = X.shape[1]
     yc = Y.shape[1]
-    x0 = _block(ws[WS_A], 0, B, d)
-    yb = _block(ws[WS_Y], 0, B, yc)
+    x0 = _block(ws.x, 0, B, d)
+    yb = _block(ws.y, 0, B, yc)
     for i in range(B):
         r = order[start + i]
         for k in range(d):
@@ -32,18 +30,17 @@ def gather(X, Y, order, start, B, ws):
 
 
 @kernel()
-def batch_loss_grad(params, stats, grad, lay, ws, B, yc, loss_code,
-                    update_stats, bn_momentum, eps):
+def batch_loss_grad(net, grad, ws, B, yc, update_stats):
     """Forward + loss + backward on the B gathered rows; returns the loss sum."""
-    forward_batch(params, stats, lay, ws, B, True, True, update_stats,
-                  bn_momentum, eps)
+    forward_batch(net, ws, B, True, True, update_stats)
+    lay = net.layout
     nl = lay.shape[0]
     out = lay[nl - 1, N_OUT]
-    h = _block(ws[WS_A], B * lay[nl - 1, X_OUT], B, out)
-    y = _block(ws[WS_Y], 0, B, yc)
-    delta = _block(ws[WS_D], 0, B, out)
-    total = loss_and_delta(h, y, loss_code, delta, 1.0 / B, True)
-    backward_batch(params, grad, lay, ws, B)
+    h = _block(ws.x, B * lay[nl - 1, X_OUT], B, out)
+    y = _block(ws.y, 0, B, yc)
+    delta = _block(ws.delta, 0, B, out)
+    total = loss_and_delta(h, y, net.loss, delta, 1.0 / B, True)
+    backward_batch(net, grad, ws, B)
     return total
 
 
@@ -66,50 +63,48 @@ def _all_finite(a):
 
 
 @kernel()
-def train_epoch(params, stats, grad, m, v, lay, segs, ws, X, Y, order,
-                batch_size, lrs, t0, hp, cfg, step_loss, gnorm_acc, s_begin,
-                s_end, info):
-    """Train steps ``s_begin <= s < s_end`` of the epoch that visits ``order``
-    in batches of ``batch_size`` (the last may be smaller).
+def train_epoch(net, hy, st, grad, ws, X, Y, plan, out):
+    """Train steps ``plan.s_begin <= s < plan.s_end`` of the epoch that visits
+    ``plan.order`` in batches of ``plan.batch_size`` (the last may be smaller).
 
     Step s uses rows order[s*batch_size : (s+1)*batch_size], learning rate
-    lrs[s] and optimizer step count t0 + s + 1, so that an epoch run in
-    chunks of steps is bitwise the same as one run in one call.  step_loss[s]
-    receives the mean batch loss before the update.  Every
-    cfg[CFG_GNORM_STRIDE]-th step adds each layer's ||dW|| to gnorm_acc[l] and
-    1 to gnorm_acc[-1].
+    plan.lrs[s] and optimizer step count plan.t0 + s + 1, so that an epoch run
+    in chunks of steps is bitwise the same as one run in one call.
+    out.step_loss[s] receives the mean batch loss before the update.  Every
+    plan.gnorm_stride-th step adds each layer's ||dW|| to out.gnorm_acc[l]
+    and 1 to out.gnorm_acc[-1].
 
     Divergence guard: a step whose loss, running statistics or gradient are
     not finite changes nothing (the statistics are put back); a step whose
-    update makes a parameter or a moment non-finite is undone (parameters
-    exactly, the moments restart from zero).  The loop then stops, info[0] says why
-    (consts.STOP_*), and the index of that step is returned; otherwise
-    s_end is returned.
+    update makes a parameter or a state value non-finite is undone
+    (parameters exactly, the optimizer state restarts from zero).  The loop
+    then stops, out.info[0] says why (consts.STOP_*), and the index of that
+    step is returned; otherwise plan.s_end is returned.
     """
+    params = net.params
+    stats = net.stats
+    lay = net.layout
+    order = plan.order
+    batch_size = plan.batch_size
     n = order.shape[0]
     yc = Y.shape[1]
     nl = lay.shape[0]
-    loss_code = cfg[CFG_LOSS]
-    opt = cfg[CFG_OPT]
-    stride = cfg[CFG_GNORM_STRIDE]
-    nth = cfg[CFG_THREADS]
-    clip = hp[HP_CLIP]
-    bn_m = hp[HP_BN_MOMENTUM]
-    eps = hp[HP_NORM_EPS]
+    stride = plan.gnorm_stride
+    clip = plan.clip
     P = params.shape[0]
     S = stats.shape[0]
-    stats_before = ws[WS_S]
-    info[0] = 0
-    for s in range(s_begin, s_end):
+    stats_before = ws.stats_before
+    gnorm_acc = out.gnorm_acc
+    out.info[0] = 0
+    for s in range(plan.s_begin, plan.s_end):
         start = s * batch_size
         B = min(batch_size, n - start)
         for k in range(S):
             stats_before[k] = stats[k]
         gather(X, Y, order, start, B, ws)
-        total = batch_loss_grad(params, stats, grad, lay, ws, B, yc, loss_code,
-                                True, bn_m, eps)
+        total = batch_loss_grad(net, grad, ws, B, yc, True)
         loss = total / B
-        step_loss[s] = loss
+        out.step_loss[s] = loss
         stop = 0
         if not math.isfinite(loss):
             stop = STOP_LOSS
@@ -129,13 +124,13 @@ def train_epoch(params, stats, grad, m, v, lay, segs, ws, X, Y, order,
                     sq_norm(grad, ow, ow + lay[l, N_IN] * lay[l, N_OUT]))
             gnorm_acc[nl] += 1.0
         if stop == 0:
-            if apply_update(params, grad, m, v, segs, opt, hp, lrs[s],
-                            t0 + s + 1, gscale, ws[WS_C], nth) != 0:
-                undo_update(params, grad, m, v)
+            if apply_update(params, grad, net.segments, hy, st, plan.lrs[s],
+                            plan.t0 + s + 1, gscale, plan.n_threads) != 0:
+                undo_update(params, grad, st)
                 stop = STOP_UPDATE
         if stop != 0:
             for k in range(S):
                 stats[k] = stats_before[k]
-            info[0] = stop
+            out.info[0] = stop
             return s
-    return s_end
+    return plan.s_end

@@ -1,17 +1,17 @@
 """Inference over many rows in chunks: forward only, nothing stored for backward."""
 from ._jit import kernel
-from .consts import N_OUT, WS_A, WS_D, WS_Y, X_OUT
+from .consts import N_OUT, X_OUT
 from .dense import _block, forward_batch
 from .epoch import gather
 from .losses import loss_and_delta
 
 
 @kernel()
-def forward_rows(params, stats, lay, ws, X, Y, order, chunk, training, eps,
-                 loss_code, out):
+def forward_rows(net, ws, X, Y, order, chunk, training, loss_code, out):
     """Forward all rows of X in chunks; copy h into ``out`` (n, out) when it is
     non-empty, and return the summed loss against Y when ``loss_code >= 0``."""
     n = X.shape[0]
+    lay = net.layout
     nl = lay.shape[0]
     k = lay[nl - 1, N_OUT]
     yc = Y.shape[1]
@@ -20,14 +20,13 @@ def forward_rows(params, stats, lay, ws, X, Y, order, chunk, training, eps,
     for start in range(0, n, chunk):
         B = min(chunk, n - start)
         gather(X, Y, order, start, B, ws)
-        forward_batch(params, stats, lay, ws, B, training, False, False, 0.0,
-                      eps)
-        h = _block(ws[WS_A], B * lay[nl - 1, X_OUT], B, k)
+        forward_batch(net, ws, B, training, False, False)
+        h = _block(ws.x, B * lay[nl - 1, X_OUT], B, k)
         if want_out:
             for i in range(B):
                 for j in range(k):
                     out[start + i, j] = h[i, j]
         if loss_code >= 0:
-            total += loss_and_delta(h, _block(ws[WS_Y], 0, B, yc), loss_code,
-                                    _block(ws[WS_D], 0, B, k), 1.0, False)
+            total += loss_and_delta(h, _block(ws.y, 0, B, yc), loss_code,
+                                    _block(ws.delta, 0, B, k), 1.0, False)
     return total

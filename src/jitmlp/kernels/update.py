@@ -1,19 +1,30 @@
-"""Fused optimizer updates: one pass over the flat buffer (PyTorch's formulas).
+"""Optimizer update rules: one fused pass over the flat buffer each
+(``torch.optim``'s formulas), and the dispatcher that picks one.
 
-``segs`` (n, 3) int64 rows ``(start, end, decay)`` cover ``params``; weight
-decay touches only segments with ``decay == 1`` (the W matrices).
-    SGD:   g += wd p;  v = mu v + g;  g = g + mu v (Nesterov) or v;  p -= lr g
-    Adam:  g += wd p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;
-           p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
-    AdamW: p *= 1 - lr wd, then Adam without the L2 term.
+Every rule updates ``params[a:b]`` from ``gscale * grad[a:b]`` and its state
+buffers in place, in the params dtype (float32 models update in float32, as
+PyTorch does: per-step scalars are computed in float64 and cast once).
+``wd`` is the weight decay of the segment (0 outside the W matrices).
+
+Divergence guard, fused into the same pass: every rule writes the old value
+of each parameter over its (consumed) gradient and returns the number of new
+parameters or state values that are not finite, so that :func:`undo_update`
+can put the last finite parameters back without a snapshot
+(``x - x != 0`` is true exactly for inf and NaN).
+
+Loops run over slices from index 0: with a runtime start index Numba's
+negative-index wraparound check stops LLVM from vectorising (6x slower).
+
+Adding an optimizer: a ``RULE_*`` code in consts.py, a rule here with its
+formula in the docstring, one line in :func:`update_range`, and its class in
+``jitmlp/optim.py`` declaring the state buffers it uses.
 """
 import math
 
 from numba import prange
 
 from ._jit import kernel
-from .consts import (HP_BETA1, HP_BETA2, HP_EPS, HP_MOMENTUM, HP_NESTEROV,
-                     HP_WD, OPT_ADAM, OPT_ADAMW)
+from .consts import RULE_ADAGRAD, RULE_ADAM, RULE_RMSPROP, RULE_SGD
 
 
 # segments shorter than this are updated by one thread: entering a
@@ -24,42 +35,91 @@ PARALLEL_MIN = 1 << 21
 
 
 @kernel()
-def _update_range(opt, nesterov, params_, grad_, m_, v_, a, b, coef):
-    """The element loop of one optimizer over params[a:b] (scalars in coef).
+def sgd_rule(params, grad, hy, st, a, b, lr, gscale, t, wd):
+    """SGD with momentum and Nesterov (torch.optim.SGD, dampening 0).
 
-    Divergence guard, fused into the same pass: the old value of every
-    parameter is written over its (consumed) gradient, and the number of new
-    parameters or moments that are not finite is returned, so that a caller
-    can put the last finite parameters back from ``grad`` without keeping a
-    snapshot (``x - x != 0`` is true exactly for inf and NaN).
+    g = gscale grad + wd p;  with momentum mu: v = mu v + g (v starts at 0,
+    so the first step gives v = g), g = g + mu v (Nesterov) or v;  p -= lr g.
     """
-    # loops over slices from index 0: with a runtime start index Numba's
-    # negative-index wraparound check stops LLVM from vectorising (6x slower)
-    p_ = params_[a:b]
-    g_ = grad_[a:b]
+    p_ = params[a:b]
+    g_ = grad[a:b]
     n = p_.shape[0]
-    lr_ = coef[0]
-    gs = coef[1]
-    mu = coef[2]
-    cb1 = coef[3]
-    c1b1 = coef[4]
-    cb2 = coef[5]
-    c1b2 = coef[6]
-    eps = coef[7]
-    ibc1 = coef[8]
-    ibc2 = coef[9]
-    wd = coef[10]
-    shrink = coef[11]
+    cast = params.dtype.type
+    lr_ = cast(lr)
+    gs = cast(gscale)
+    wd_ = cast(wd)
+    mu = cast(hy.momentum)
     bad = 0
-    if opt == OPT_ADAMW or opt == OPT_ADAM:
-        # one loop for both: Adam has shrink = 1 and the L2 term wd;
-        # AdamW shrinks p first and has wd = 0 (see apply_update)
-        m = m_[a:b]
-        v = v_[a:b]
+    if hy.momentum == 0.0:
+        for k in range(n):
+            p = p_[k]
+            pn = p - lr_ * (gs * g_[k] + wd_ * p)
+            p_[k] = pn
+            g_[k] = p
+            bad += pn - pn != 0.0
+        return bad
+    v = st.momentum_buffer[a:b]
+    if hy.nesterov:
+        for k in range(n):
+            p = p_[k]
+            g = gs * g_[k] + wd_ * p
+            vk = mu * v[k] + g
+            v[k] = vk
+            pn = p - lr_ * (g + mu * vk)
+            p_[k] = pn
+            g_[k] = p
+            bad += (pn - pn != 0.0) | (vk - vk != 0.0)
+    else:
+        for k in range(n):
+            p = p_[k]
+            g = gs * g_[k] + wd_ * p
+            vk = mu * v[k] + g
+            v[k] = vk
+            pn = p - lr_ * vk
+            p_[k] = pn
+            g_[k] = p
+            bad += (pn - pn != 0.0) | (vk - vk != 0.0)
+    return bad
+
+
+@kernel()
+def adam_rule(params, grad, hy, st, a, b, lr, gscale, t, wd):
+    """Adam / AdamW (Kingma & Ba 2015, Alg. 1; Loshchilov & Hutter 2019).
+
+    AdamW first p *= 1 - lr wd (decoupled), Adam adds g += wd p (L2);
+    m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  with amsgrad
+    vmax = max(vmax, v) replaces v below;
+    p -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
+    """
+    p_ = params[a:b]
+    g_ = grad[a:b]
+    n = p_.shape[0]
+    cast = params.dtype.type
+    lr_ = cast(lr)
+    gs = cast(gscale)
+    b1 = hy.beta1
+    b2 = hy.beta2
+    cb1 = cast(b1)
+    c1b1 = cast(1.0 - b1)
+    cb2 = cast(b2)
+    c1b2 = cast(1.0 - b2)
+    eps = cast(hy.eps)
+    ibc1 = cast(1.0 / (1.0 - b1 ** t))
+    ibc2 = cast(1.0 / (1.0 - b2 ** t))
+    if hy.decoupled:
+        l2 = cast(0.0)
+        shrink = cast(1.0 - lr * wd)
+    else:
+        l2 = cast(wd)
+        shrink = cast(1.0)
+    m = st.exp_avg[a:b]
+    v = st.exp_avg_sq[a:b]
+    bad = 0
+    if not hy.amsgrad:
         for k in range(n):
             p0 = p_[k]
             p = p0 * shrink
-            g = gs * g_[k] + wd * p
+            g = gs * g_[k] + l2 * p
             mk = cb1 * m[k] + c1b1 * g
             vk = cb2 * v[k] + c1b2 * g * g
             m[k] = mk
@@ -68,40 +128,119 @@ def _update_range(opt, nesterov, params_, grad_, m_, v_, a, b, coef):
             p_[k] = pn
             g_[k] = p0
             bad += (pn - pn != 0.0) | (vk - vk != 0.0)
-    elif v_.shape[0] == 0:  # plain SGD
-        for k in range(n):
-            p = p_[k]
-            pn = p - lr_ * (gs * g_[k] + wd * p)
-            p_[k] = pn
-            g_[k] = p
-            bad += pn - pn != 0.0
-    else:
-        v = v_[a:b]
-        if nesterov:
-            for k in range(n):
-                p = p_[k]
-                g = gs * g_[k] + wd * p
-                vk = mu * v[k] + g
-                v[k] = vk
-                pn = p - lr_ * (g + mu * vk)
-                p_[k] = pn
-                g_[k] = p
-                bad += (pn - pn != 0.0) | (vk - vk != 0.0)
-        else:
-            for k in range(n):
-                p = p_[k]
-                g = gs * g_[k] + wd * p
-                vk = mu * v[k] + g
-                v[k] = vk
-                pn = p - lr_ * vk
-                p_[k] = pn
-                g_[k] = p
-                bad += (pn - pn != 0.0) | (vk - vk != 0.0)
+        return bad
+    vmax = st.max_exp_avg_sq[a:b]
+    for k in range(n):
+        p0 = p_[k]
+        p = p0 * shrink
+        g = gs * g_[k] + l2 * p
+        mk = cb1 * m[k] + c1b1 * g
+        vk = cb2 * v[k] + c1b2 * g * g
+        m[k] = mk
+        v[k] = vk
+        vm = max(vmax[k], vk)
+        vmax[k] = vm
+        pn = p - lr_ * (mk * ibc1) / (math.sqrt(vm * ibc2) + eps)
+        p_[k] = pn
+        g_[k] = p0
+        bad += (pn - pn != 0.0) | (vk - vk != 0.0)
     return bad
 
 
+@kernel()
+def rmsprop_rule(params, grad, hy, st, a, b, lr, gscale, t, wd):
+    """RMSprop (torch.optim.RMSprop; Hinton's lecture 6e, Graves 2013).
+
+    g = gscale grad + wd p;  s = alpha s + (1-alpha) g^2;
+    centered: gbar = alpha gbar + (1-alpha) g, d = sqrt(s - gbar^2) + eps,
+    else d = sqrt(s) + eps;
+    momentum mu > 0: buf = mu buf + g / d, p -= lr buf;  else p -= lr g / d.
+    """
+    p_ = params[a:b]
+    g_ = grad[a:b]
+    n = p_.shape[0]
+    cast = params.dtype.type
+    lr_ = cast(lr)
+    gs = cast(gscale)
+    wd_ = cast(wd)
+    al = cast(hy.alpha)
+    c1al = cast(1.0 - hy.alpha)
+    eps = cast(hy.eps)
+    mu = cast(hy.momentum)
+    use_mu = hy.momentum > 0.0
+    centered = hy.centered
+    s_ = st.square_avg[a:b]
+    ga = st.grad_avg[a:b] if centered else st.grad_avg[0:0]
+    buf = st.momentum_buffer[a:b] if use_mu else st.momentum_buffer[0:0]
+    bad = 0
+    for k in range(n):
+        p = p_[k]
+        g = gs * g_[k] + wd_ * p
+        sk = al * s_[k] + c1al * g * g
+        s_[k] = sk
+        if centered:
+            gk = al * ga[k] + c1al * g
+            ga[k] = gk
+            d = math.sqrt(sk - gk * gk) + eps
+        else:
+            d = math.sqrt(sk) + eps
+        if use_mu:
+            bk = mu * buf[k] + g / d
+            buf[k] = bk
+            pn = p - lr_ * bk
+        else:
+            pn = p - lr_ * (g / d)
+        p_[k] = pn
+        g_[k] = p
+        bad += (pn - pn != 0.0) | (sk - sk != 0.0)
+    return bad
+
+
+@kernel()
+def adagrad_rule(params, grad, hy, st, a, b, lr, gscale, t, wd):
+    """Adagrad (torch.optim.Adagrad; Duchi, Hazan & Singer 2011).
+
+    g = gscale grad + wd p;  clr = lr / (1 + (t-1) lr_decay);
+    sum += g^2;  p -= clr g / (sqrt(sum) + eps).
+    """
+    p_ = params[a:b]
+    g_ = grad[a:b]
+    n = p_.shape[0]
+    cast = params.dtype.type
+    clr = cast(lr / (1.0 + (t - 1) * hy.lr_decay))
+    gs = cast(gscale)
+    wd_ = cast(wd)
+    eps = cast(hy.eps)
+    sm = st.sum[a:b]
+    bad = 0
+    for k in range(n):
+        p = p_[k]
+        g = gs * g_[k] + wd_ * p
+        sk = sm[k] + g * g
+        sm[k] = sk
+        pn = p - clr * g / (math.sqrt(sk) + eps)
+        p_[k] = pn
+        g_[k] = p
+        bad += (pn - pn != 0.0) | (sk - sk != 0.0)
+    return bad
+
+
+@kernel()
+def update_range(params, grad, hy, st, a, b, lr, gscale, t, wd):
+    """params[a:b] by the rule ``hy.rule``; an unknown rule is an error."""
+    if hy.rule == RULE_SGD:
+        return sgd_rule(params, grad, hy, st, a, b, lr, gscale, t, wd)
+    if hy.rule == RULE_ADAM:
+        return adam_rule(params, grad, hy, st, a, b, lr, gscale, t, wd)
+    if hy.rule == RULE_RMSPROP:
+        return rmsprop_rule(params, grad, hy, st, a, b, lr, gscale, t, wd)
+    if hy.rule == RULE_ADAGRAD:
+        return adagrad_rule(params, grad, hy, st, a, b, lr, gscale, t, wd)
+    raise ValueError("jitmlp kernel: unknown optimizer rule")
+
+
 @kernel(parallel=True)
-def _update_parallel(opt, nesterov, params, grad, m, v, a, b, coef, nth):
+def _update_parallel(params, grad, hy, st, a, b, lr, gscale, t, wd, nth):
     """params[a:b] in ``nth`` contiguous chunks, one per thread (race-free);
     returns the summed count of non-finite results (an integer reduction)."""
     size = (b - a + nth - 1) // nth
@@ -109,66 +248,47 @@ def _update_parallel(opt, nesterov, params, grad, m, v, a, b, coef, nth):
     for c in prange(nth):
         lo = a + c * size
         hi = min(b, lo + size)
-        bad += _update_range(opt, nesterov, params, grad, m, v, lo, hi, coef)
+        bad += update_range(params, grad, hy, st, lo, hi, lr, gscale, t, wd)
     return bad
 
 
 @kernel()
-def apply_update(params, grad, m, v, segs, opt, hp, lr, t, gscale, coef, nth):
-    """Update ``params`` in place from ``gscale * grad``; ``t`` is the 1-based step.
+def apply_update(params, grad, segments, hy, st, lr, t, gscale, nth):
+    """Update ``params`` in place from ``gscale * grad``; ``t`` is the 1-based
+    step, ``segments`` the (start, end, decay) rows covering params.
 
-    Returns the number of parameters or moments that the update made
+    Returns the number of parameters or state values that the update made
     non-finite.  ``grad`` is consumed: it holds the old parameters afterwards,
     so that :func:`undo_update` can put them back when that number is not 0.
-
-    Scalars are computed in float64 once per step, then stored in ``coef``
-    (the params dtype) so that the element loop runs in the params dtype:
-    float32 models update in float32 arithmetic, as PyTorch does.  Long
-    segments are split into one contiguous chunk per thread (no races, the
-    same result for any thread count ``nth``).
+    Long segments are split into one contiguous chunk per thread (no races,
+    the same result for any thread count ``nth``).
     """
-    nesterov = hp[HP_NESTEROV] != 0.0
-    b1 = hp[HP_BETA1]
-    b2 = hp[HP_BETA2]
-    coef[0] = lr
-    coef[1] = gscale
-    coef[2] = hp[HP_MOMENTUM]
-    coef[3] = b1
-    coef[4] = 1.0 - b1
-    coef[5] = b2
-    coef[6] = 1.0 - b2
-    coef[7] = hp[HP_EPS]
-    if opt == OPT_ADAM or opt == OPT_ADAMW:
-        coef[8] = 1.0 / (1.0 - b1 ** t)
-        coef[9] = 1.0 / (1.0 - b2 ** t)
     bad = 0
-    for s in range(segs.shape[0]):
-        wd64 = hp[HP_WD] if segs[s, 2] != 0 else 0.0
-        if opt == OPT_ADAMW:   # decoupled: p *= 1 - lr wd, no L2 term
-            coef[10] = 0.0
-            coef[11] = 1.0 - lr * wd64
-        else:                  # L2: g += wd p
-            coef[10] = wd64
-            coef[11] = 1.0
-        a = segs[s, 0]
-        b = segs[s, 1]
-        n = b - a
-        if n < PARALLEL_MIN or nth == 1:
-            bad += _update_range(opt, nesterov, params, grad, m, v, a, b, coef)
+    for s in range(segments.shape[0]):
+        wd = hy.weight_decay if segments[s, 2] != 0 else 0.0
+        a = segments[s, 0]
+        b = segments[s, 1]
+        if b - a < PARALLEL_MIN or nth == 1:
+            bad += update_range(params, grad, hy, st, a, b, lr, gscale, t, wd)
         else:
-            bad += _update_parallel(opt, nesterov, params, grad, m, v, a, b,
-                                    coef, nth)
+            bad += _update_parallel(params, grad, hy, st, a, b, lr, gscale, t,
+                                    wd, nth)
     return bad
 
 
 @kernel()
-def undo_update(params, grad, m, v):
+def undo_update(params, grad, st):
     """After an update that returned a non-zero count: the parameters get back
-    their old values (held in ``grad``) and the moments restart from zero
-    (their old values are not kept, to need no snapshot of the state)."""
+    their old values (held in ``grad``) and the optimizer state restarts from
+    zero (its old values are not kept, to need no snapshot of the state)."""
     p_ = params[0:params.shape[0]]
     g_ = grad[0:grad.shape[0]]
     for k in range(p_.shape[0]):
         p_[k] = g_[k]
-    m[:] = 0.0
-    v[:] = 0.0
+    st.momentum_buffer[:] = 0.0
+    st.exp_avg[:] = 0.0
+    st.exp_avg_sq[:] = 0.0
+    st.max_exp_avg_sq[:] = 0.0
+    st.square_avg[:] = 0.0
+    st.grad_avg[:] = 0.0
+    st.sum[:] = 0.0

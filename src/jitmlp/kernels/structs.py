@@ -1,0 +1,78 @@
+"""The named groups the kernels take, each built by the object that owns it.
+
+Numba compiles functions that take named tuples once per field-type
+signature and caches them on disk like functions of arrays (jitclass would
+defeat ``cache=True``).  The Python side builds every tuple with fixed field
+types (int64 ints, float64 floats, bools, arrays of the model's dtype), so
+one kernel set per dtype serves every network, optimizer and trainer.
+
+``Net`` (built by :class:`jitmlp.MLP`): what a forward/backward pass needs.
+    layout    (n_layers, NCOL) int64, the layout table (consts.py columns)
+    segments  (n, 3) int64 rows (start, end, decay) covering params; weight
+              decay touches decay == 1 (the W matrices) only
+    params    (n_params,) the flat trainable parameters
+    stats     (n_stats,) BatchNorm running statistics (empty without it)
+    loss      int, the loss code
+    bn_momentum, norm_eps  float
+
+``Workspace`` (built by the model for a batch capacity B): scratch, no
+allocation per batch.
+    x         activations x^(0..L+1), (B * total_units)
+    dphi      phi'(a) of every hidden unit, (B * hidden_units)
+    xhat      normalised pre-activations, (B * hidden_units) or 1
+    rstd      1/sqrt(var + eps) per feature (BatchNorm) or per sample
+    feat      per-feature scratch, (4 * max_width)
+    dx        dL/dx ping-pong, (2 * B * max_width)
+    delta     delta = dL/dz of the current layer, (B * max_width)
+    y         the gathered targets, (B * y_cols)
+    stats_before  the running statistics before the current step
+
+``OptHyper`` (built by the optimizer): its update rule and hyper-parameters,
+PyTorch's names.  ``OptState``: the state buffers in the params layout (an
+optimizer declares which it uses; the others are empty).
+
+``EpochPlan`` (built by the Trainer): the steps to run and their settings.
+``EpochOut``: what the epoch kernel reports back.
+"""
+from collections import namedtuple
+
+Net = namedtuple("Net", ["layout", "segments", "params", "stats", "loss",
+                         "bn_momentum", "norm_eps"])
+
+Workspace = namedtuple("Workspace", ["x", "dphi", "xhat", "rstd", "feat",
+                                     "dx", "delta", "y", "stats_before"])
+
+OptHyper = namedtuple("OptHyper", [
+    "rule",            # int, consts.RULE_*
+    "weight_decay",    # float: L2 (g += wd p) or, decoupled, p *= 1 - lr wd
+    "decoupled",       # bool: AdamW's decoupled weight decay
+    "momentum",        # float: SGD / RMSprop momentum
+    "nesterov",        # bool
+    "beta1", "beta2",  # float: Adam's moment decay rates
+    "eps",             # float
+    "alpha",           # float: RMSprop's smoothing constant
+    "centered",        # bool: RMSprop centered
+    "lr_decay",        # float: Adagrad
+    "amsgrad",         # bool: Adam / AdamW
+])
+
+OptState = namedtuple("OptState", ["momentum_buffer", "exp_avg", "exp_avg_sq",
+                                   "max_exp_avg_sq", "square_avg",
+                                   "grad_avg", "sum"])
+
+EpochPlan = namedtuple("EpochPlan", [
+    "order",           # (n,) int64 rows in visiting order
+    "batch_size",      # int
+    "lrs",             # (steps,) float64 learning rate of every step
+    "t0",              # int: optimizer steps before this epoch
+    "clip",            # float: global-norm clipping threshold (0: none)
+    "gnorm_stride",    # int: record ||dW|| every k-th step (0: never)
+    "n_threads",       # int: threads for the parallel update
+    "s_begin", "s_end",  # int: run steps s_begin <= s < s_end
+])
+
+EpochOut = namedtuple("EpochOut", [
+    "step_loss",       # (steps,) float64 mean batch loss before each update
+    "gnorm_acc",       # (n_layers + 1,) float64 sums of ||dW||, and count
+    "info",            # (1,) int64: why the loop stopped (consts.STOP_*)
+])
