@@ -25,7 +25,8 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import (BaseEstimator, ClassifierMixin, RegressorMixin,
+                          is_classifier)
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
@@ -224,6 +225,42 @@ class _BaseMLP(BaseEstimator):
             self.best_loss_ = None
             self.trainer_.callbacks = []  # drop the validation rows
         return self
+
+    def to_onnx(self, path=None):
+        """The fitted network as an ONNX graph (evaluation mode).
+
+        Input ``"X"`` of shape ``(batch, n_features_in_)`` in the estimator's
+        ``dtype``.  Outputs as skl2onnx gives them for scikit-learn's MLP
+        (without ZipMap): MLPClassifier ``"label"`` (``classes_[argmax]``,
+        shape ``(batch,)``; int64, float64, bool or string labels) and
+        ``"probabilities"`` (softmax, ``(batch, n_classes)``); MLPRegressor
+        ``"variable"`` (``(batch, n_outputs)``, also for a 1-D ``y``); both
+        also ``"h"``, the raw network outputs.  Needs the ``onnx`` extra.
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            Write the graph there, atomically (see :meth:`jitmlp.MLP.save`).
+
+        Returns
+        -------
+        onnx.ModelProto
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ImportError
+            The ``onnx`` package is not installed.
+        """
+        check_is_fitted(self, "model_")
+        from . import _onnx
+        kw = ({"classes": self.classes_} if is_classifier(self)
+              else {"regressor": True})
+        kw["doc"] = repr(self)
+        if path is None:
+            return _onnx.build(self.model_, **kw)
+        return _onnx.save(self.model_, path, **kw)
 
     def _train(self, X, Y, epochs, batch=None):
         self.trainer_.batch_size = self._batch(X.shape[0]) if batch is None \

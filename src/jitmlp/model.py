@@ -564,6 +564,129 @@ class MLP:
         """
         return _io.save(self, path)
 
+    # ------------------------------------------------------- interoperability
+    def to_onnx(self, path=None):
+        """The network in evaluation mode as an ONNX graph.
+
+        Input ``"X"`` of shape ``(batch, d)`` and output ``"h"`` of shape
+        ``(batch, out)`` (the raw outputs of :meth:`forward`), both in the
+        model's dtype; opset 17.  BatchNorm uses the running statistics
+        whatever the model's current mode; the model itself is not changed.
+        Needs the ``onnx`` extra (``pip install "jitmlp[onnx]"``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            Write the graph there (atomically, as :meth:`save`: an old file
+            stays whole until the new one is complete).  The name is used as
+            given (no suffix is added).
+
+        Returns
+        -------
+        onnx.ModelProto
+            The graph, checked with ``onnx.checker.check_model``.
+
+        Raises
+        ------
+        ImportError
+            The ``onnx`` package is not installed.
+        NotImplementedError
+            The activation has no ONNX transcription (the message names it).
+        ValueError
+            A parameter or running statistic is not finite.
+
+        Notes
+        -----
+        float64 graphs write GELU's erf with primitive ops (onnxruntime has no
+        float64 ``Erf``); see :mod:`jitmlp._onnx`.
+
+        Examples
+        --------
+        >>> import numpy as np, onnxruntime as ort          # doctest: +SKIP
+        >>> model.to_onnx("model.onnx")                     # doctest: +SKIP
+        >>> sess = ort.InferenceSession("model.onnx")       # doctest: +SKIP
+        >>> h, = sess.run(["h"], {"X": X.astype(model.dtype)})  # doctest: +SKIP
+        """
+        from . import _onnx
+        if path is None:
+            return _onnx.build(self)
+        return _onnx.save(self, path)
+
+    @classmethod
+    def from_torch(cls, module, *, loss="squared", dtype=None):
+        """An MLP with the architecture and parameters of a PyTorch module.
+
+        ``module`` is an ``nn.Sequential`` of ``Linear`` layers, each hidden
+        one followed by an optional ``BatchNorm1d`` or ``LayerNorm`` and an
+        activation (``ReLU``, ``LeakyReLU(0.01)``, ``Tanh``, ``Sigmoid``,
+        ``GELU(approximate="none")``, ``ELU(1.0)``, ``SiLU``, ``Softplus``,
+        ``Identity``, or none), the last ``Linear`` the output layer; or the
+        module :meth:`to_torch` returns for a residual model.  Every hidden
+        layer must use the same activation and normalisation.  Needs torch.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+        loss : str
+            The loss of the new model (torch modules do not carry one).
+        dtype : {"float32", "float64"} or None
+            None: the dtype of the module's parameters.
+
+        Returns
+        -------
+        MLP
+            In the module's mode (``module.training``).  Outputs equal the
+            module's in evaluation mode to rounding.
+
+        Raises
+        ------
+        ImportError
+            torch is not installed.
+        ValueError
+            A layer or a combination jitmlp cannot express (the message
+            names the layer).
+
+        Notes
+        -----
+        ``torch.nn.Linear`` stores ``weight`` as (out, in); it is transposed
+        to jitmlp's (in, out).  BatchNorm1d's ``eps`` and ``momentum``
+        become ``norm_eps`` and ``bn_momentum``.  jitmlp's BatchNorm layers
+        have no bias: a Linear bias ``b`` before a BatchNorm1d is folded into
+        the running mean, ``running_mean = running_mean_torch - b``, which
+        is exact in evaluation mode (``BN(Wx + b)`` with mean ``m`` equals
+        ``BN(Wx)`` with mean ``m - b``) and stays exact through further
+        training (the bias cancels in the batch statistics, and the moving
+        average of the shifted mean is the shifted moving average).
+        """
+        from . import _torch
+        return _torch.from_torch(cls, module, loss=loss, dtype=dtype)
+
+    def to_torch(self):
+        """The network as a PyTorch module with the same forward.
+
+        A model without residual connections becomes an ``nn.Sequential``
+        (``Linear``, ``BatchNorm1d``/``LayerNorm``, activation, ...,
+        ``Linear``).  ``nn.Sequential`` cannot express ``x + phi(z)``, so a
+        residual model becomes a :class:`jitmlp._torch.ResidualMLP`, a small
+        ``nn.Module`` with the same forward, whose ``blocks`` are such
+        ``nn.Sequential`` blocks; :meth:`from_torch` reads both back.
+        Parameters are copied (dtype kept), the mode follows the model's.
+        Needs torch.
+
+        Returns
+        -------
+        torch.nn.Module
+
+        Raises
+        ------
+        ImportError
+            torch is not installed.
+        NotImplementedError
+            The activation has no PyTorch layer here.
+        """
+        from . import _torch
+        return _torch.to_torch(self)
+
     def copy(self):
         """An independent model with the same architecture, parameters and mode."""
         m = MLP.__new__(MLP)
