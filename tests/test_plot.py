@@ -52,10 +52,12 @@ def test_plot_marks_divergence_with_its_epoch():
     with pytest.raises(jm.DivergenceError) as err:
         tr.fit(X, y)
     h = err.value.history
-    assert h.diverged
+    assert h.diverged and h.diverged_epoch == err.value.epoch
+    assert tr.history.diverged_epoch == err.value.epoch
+    assert f"diverged in epoch {err.value.epoch + 1}" in repr(h)
     fig = h.plot()
     labels = _labels(fig.axes[0])
-    assert any(t.startswith("diverged in epoch ") for t in labels), labels
+    assert f"diverged in epoch {err.value.epoch + 1}" in labels, labels
     # several runs in one axes, each labelled
     fig2, ax = plt.subplots()
     h.plot(ax=ax, label="lr 1e30")

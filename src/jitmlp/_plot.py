@@ -97,13 +97,15 @@ def plot_history(h, *, fig=None, ax=None, title=None, label=None,
                        "validation loss")
             _auto_log(a, list(h.loss) + list(h.val_loss), logy)
             a.set_ylabel("loss (mean over the epoch)")
-            _mark_events(a, h, ends, pre, color, values=h.loss)
+            _mark_events(a, h, ends, pre, color, values=h.loss,
+                         x_is_epoch=x == "epoch")
         elif panel == "accuracy":
             k = len(h.val_accuracy)
             a.plot(ends[:k], h.val_accuracy, color=color,
                    label=label or "validation accuracy", **line_kw)
             a.set_ylabel("validation accuracy")
-            _mark_events(a, h, ends, pre, color, values=h.val_accuracy)
+            _mark_events(a, h, ends, pre, color, values=h.val_accuracy,
+                         x_is_epoch=x == "epoch")
         elif panel == "lr":
             if h.lr_steps and sum(len(s) for s in h.lr_steps):
                 a.plot(_step_positions(h, x, ends),
@@ -113,7 +115,8 @@ def plot_history(h, *, fig=None, ax=None, title=None, label=None,
                 a.plot(ends, h.lr, color=color,
                        label=f"{pre}learning rate, epoch's first step")
             a.set_ylabel("learning rate")
-            _mark_events(a, h, ends, pre, color, values=None)
+            _mark_events(a, h, ends, pre, color, values=None,
+                         x_is_epoch=x == "epoch")
         else:
             G = np.asarray(h.grad_norms)
             k = G.shape[0]
@@ -125,9 +128,10 @@ def plot_history(h, *, fig=None, ax=None, title=None, label=None,
                        label=pre + names[i])
             _auto_log(a, G.ravel(), "auto")
             a.set_ylabel("mean ||dW^(l)|| over the epoch")
-            _mark_events(a, h, ends, pre, "0.3", values=None)
+            _mark_events(a, h, ends, pre, "0.3", values=None,
+                         x_is_epoch=x == "epoch")
         a.set_xlabel(X_LABELS[x])
-        if n and x == "epoch" and n <= 12:
+        if ax is None and n and x == "epoch" and n <= 12:
             a.set_xticks(np.arange(1, n + 1))
         if a.get_legend_handles_labels()[0]:
             a.legend(fontsize=8)
@@ -136,7 +140,7 @@ def plot_history(h, *, fig=None, ax=None, title=None, label=None,
     return fig
 
 
-def _mark_events(a, h, ends, pre, color, values):
+def _mark_events(a, h, ends, pre, color, values, x_is_epoch=True):
     """Divergence, interruption and early stopping, each marked and
     labelled (a point marker on the curve when ``values`` is given, else a
     vertical line)."""
@@ -144,18 +148,20 @@ def _mark_events(a, h, ends, pre, color, values):
     n = len(h)
     top = mtransforms.blended_transform_factory(a.transData, a.transAxes)
     if h.diverged:
-        # the diverging epoch is recorded when it made steps before the
-        # refused one (then it has fewer steps than the full ones)
-        partial = n >= 2 and h.steps[-1] < max(h.steps[:-1])
-        k = (h.epoch[-1] + 1 if partial else h.epoch[-1] + 2) if n else 1
-        text = f"{pre}diverged in epoch {k}"
-        if values is not None and len(values) and len(values) == n:
-            a.plot([ends[-1]], [values[-1]], "x", color="red", ms=11, mew=2.5,
-                   label=text, zorder=5)
+        e = getattr(h, "diverged_epoch", None)
+        text = (f"{pre}diverged" if e is None else
+                f"{pre}diverged in epoch {e + 1}")
+        # at the top edge, above the diverging epoch when it was recorded
+        # (it made steps before the refused one), else after the last one:
+        # the mean loss of a diverging epoch can be astronomically large
+        if n and e in h.epoch:
+            xpos = ends[h.epoch.index(e)]
+        elif n:
+            xpos = ends[-1] + (1 if x_is_epoch else 0)
         else:
-            xpos = ends[-1] if n else (1.0 if len(ends) == 0 else ends[0])
-            a.plot([xpos], [0.96], "x", color="red", ms=11, mew=2.5,
-                   transform=top, clip_on=False, label=text, zorder=5)
+            xpos = 1.0 if x_is_epoch else 0.0
+        a.plot([xpos], [0.96], "x", color=color if pre else "red", ms=11,
+               mew=2.5, transform=top, clip_on=False, label=text, zorder=5)
     if h.interrupted and n:
         a.axvline(ends[-1], color="orange", linestyle=":", lw=1.5,
                   label=f"{pre}interrupted (Ctrl-C) in epoch "

@@ -43,6 +43,8 @@ class History:
     stopped_early : bool, best_epoch : int or None
     interrupted : bool        the fit was stopped by Ctrl-C (KeyboardInterrupt)
     diverged : bool           the fit ended with a DivergenceError
+    diverged_epoch : int or None  global index of the epoch it diverged in
+        (recorded in the lists above only if it made steps before)
     """
 
     KEYS = ("epoch", "loss", "val_loss", "val_accuracy", "lr", "steps",
@@ -56,6 +58,7 @@ class History:
         self.best_epoch = None
         self.interrupted = False
         self.diverged = False
+        self.diverged_epoch = None
 
     def __len__(self):
         return len(self.loss)
@@ -88,7 +91,8 @@ class History:
         if self.interrupted:
             parts.append("interrupted")
         if self.diverged:
-            parts.append("diverged")
+            parts.append("diverged" if self.diverged_epoch is None else
+                         f"diverged in epoch {self.diverged_epoch + 1}")
         return f"History({', '.join(parts)})"
 
     def plot(self, *, fig=None, ax=None, title=None, label=None, x="epoch",
@@ -539,6 +543,7 @@ class Trainer:
                         self.epoch += 1
                     if code:
                         hist.diverged = True
+                        hist.diverged_epoch = e
                         raise DivergenceError(
                             f"training diverged: {self._why(code, step_loss[done])}"
                             f" at epoch {e} step {done}; the model keeps the "
@@ -616,6 +621,7 @@ class Trainer:
         self.history.best_epoch = hist.best_epoch
         self.history.interrupted = hist.interrupted
         self.history.diverged = hist.diverged
+        self.history.diverged_epoch = hist.diverged_epoch
 
     def _progress(self, n_epochs, steps):
         """A tqdm bar over the optimizer steps of this fit (``verbose`` and
