@@ -364,10 +364,30 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Attributes
     ----------
-    model_ : MLP, trainer_ : Trainer, loss_curve_ : list, n_iter_ : int,
-    n_features_in_ : int, best_loss_ : float (None with early_stopping),
-    validation_scores_ : list and best_validation_score_ : float (R^2 on the
-    held-out rows, only with early_stopping)
+    model_ : MLP
+        The fitted network.
+    trainer_ : Trainer
+        Its trainer (optimizer state, history).
+    loss_curve_ : list of float
+        Mean training loss of every epoch.
+    n_iter_ : int
+        Epochs trained.
+    n_features_in_ : int
+        Number of features seen by ``fit``.
+    best_loss_ : float or None
+        Smallest training loss (None with early_stopping).
+    validation_scores_ : list of float or None
+        R^2 on the held-out rows after every epoch (early_stopping only).
+    best_validation_score_ : float or None
+        The best of them.
+
+    Examples
+    --------
+    >>> import numpy as np, jitmlp as jm
+    >>> X = np.random.default_rng(0).normal(size=(200, 3))
+    >>> reg = jm.MLPRegressor((16,), max_iter=5, random_state=0)
+    >>> reg.fit(X, X.sum(1)).predict(X[:2]).shape
+    (2,)
     """
 
     _loss = "squared"
