@@ -371,6 +371,29 @@ class MLP:
         """Raw outputs h, shape (n, out), in the current mode.
 
         Running statistics never move here; only training steps move them.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+            Inputs; converted to the model's dtype.
+
+        Returns
+        -------
+        h : ndarray of shape (n, out), the model's dtype
+
+        Raises
+        ------
+        ValueError
+            X has the wrong shape or non-finite values; BatchNorm in
+            training mode with a single row.
+        NonFiniteOutputError
+            The outputs overflow for finite inputs.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> jm.MLP([3, 8, 2], seed=0).eval().forward(np.ones((4, 3))).shape
+        (4, 2)
         """
         Xc = self._check_X(X)
         h, _ = self._run_rows(Xc, np.empty((Xc.shape[0], 0), self.dtype), -1,
@@ -378,7 +401,24 @@ class MLP:
         return self._finite_output("forward", h)
 
     def predict(self, X):
-        """squared: h ((n,) when out == 1); logistic: -1/+1; cross_entropy: argmax."""
+        """Predictions from :meth:`forward` in the current mode.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+
+        Returns
+        -------
+        ndarray
+            squared: h, shape (n,) when out == 1, else (n, out); logistic:
+            labels in {-1, +1}, int64 (n,); cross_entropy: class indices
+            (argmax of h), int64 (n,).
+
+        Raises
+        ------
+        ValueError, NonFiniteOutputError
+            As :meth:`forward`.
+        """
         h = self.forward(X)
         if self._loss_code == C.LOSS_LOGISTIC:
             return np.where(h[:, 0] >= 0, 1, -1).astype(np.int64)
@@ -387,7 +427,23 @@ class MLP:
         return h[:, 0] if self.n_outputs == 1 else h
 
     def predict_proba(self, X):
-        """cross_entropy: softmax (n, out); logistic: (n, 2) columns P(-1), P(+1)."""
+        """Class probabilities in the current mode.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+
+        Returns
+        -------
+        ndarray, the model's dtype
+            cross_entropy: softmax of h, shape (n, out); logistic: shape
+            (n, 2), columns P(y=-1), P(y=+1).
+
+        Raises
+        ------
+        ValueError
+            The model uses the squared loss.
+        """
         if self._loss_code == C.LOSS_SQUARED:
             raise ValueError("predict_proba needs the logistic or cross_entropy "
                              "loss; this model uses the squared loss")
@@ -400,7 +456,19 @@ class MLP:
                                    e / e.sum(axis=1, keepdims=True))
 
     def loss(self, X, y):
-        """Mean loss over the rows of X in the current mode."""
+        """Mean loss over the rows of X in the current mode.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+        y : array_like
+            squared: (n,) or (n, out); logistic: (n,) in {-1, +1};
+            cross_entropy: (n,) integer classes in [0, out).
+
+        Returns
+        -------
+        float
+        """
         Xc = self._check_X(X)
         Yc = self._check_y(y, Xc.shape[0])
         _, total = self._run_rows(Xc, Yc, self._loss_code, False)
@@ -411,6 +479,18 @@ class MLP:
 
         The gradient is a new 1-D array in the layout of ``params``; neither
         the parameters nor the running statistics change.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+        y : array_like
+            As for :meth:`loss`.
+
+        Returns
+        -------
+        loss : float
+        grad : ndarray of shape (n_params,), the model's dtype
+            Use :meth:`param_views` to see it per tensor.
         """
         Xc = self._check_X(X)
         Yc = self._check_y(y, Xc.shape[0])

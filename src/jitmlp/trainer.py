@@ -458,6 +458,20 @@ class Trainer:
         epoch count) unless ``reset=True``.  The model is left in evaluation
         mode.
 
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+            Training inputs (converted to the model's dtype).
+        y : array_like
+            Targets, as for :meth:`MLP.loss`.
+        validation_data : (X_val, y_val) or None
+            Scored in evaluation mode after every epoch (``val_loss``, and
+            ``val_accuracy`` for classification losses).
+        epochs : int, optional
+            Epochs of this call (default: the constructor's).
+        reset : bool
+            Start over (:meth:`reset`) first.
+
         Returns
         -------
         History
