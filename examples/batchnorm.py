@@ -4,20 +4,23 @@
 quarter), trained with plain SGD over learning rates spanning 33x, without
 normalisation, with BatchNorm and with LayerNorm, for sigmoid (Xavier init)
 and ReLU (He init).  Left and middle: final training loss against the
-learning rate; right: loss curves of the sigmoid nets at one rate.  The
+learning rate (a diverged run is marked x); right: loss curves of the
+sigmoid nets at one rate.  The
 held-out accuracy of the BatchNorm nets is measured in evaluation mode,
 i.e. with the running statistics (EMA), and compared with what batch
-statistics give.  Saves ``figures/batchnorm.png``.
+statistics give.  Saves the figure in a temporary folder (``--outdir DIR`` to choose;
+``--update-figures`` rewrites ``figures/batchnorm.png``).
 
 What it shows (full run): the sigmoid net trains only with BatchNorm, at
 every rate; the plain ReLU net diverges at lr 1 while BatchNorm still
 trains; at small rates on this small data set the ReLU net trains faster
 *without* BatchNorm (PyTorch gives the same losses for the same setting).
 
-    python examples/batchnorm.py [--quick]
+    python examples/batchnorm.py [--quick] [--outdir DIR | --update-figures]
 """
 import argparse
 import os
+import tempfile
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -27,14 +30,28 @@ from sklearn.preprocessing import StandardScaler
 import jitmlp as jm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def figure_dir(args):
+    """examples/figures/ only with --update-figures; else --outdir or a new
+    temporary folder."""
+    if args.update_figures:
+        return os.path.join(HERE, "figures")
+    if args.outdir:
+        os.makedirs(args.outdir, exist_ok=True)
+        return args.outdir
+    return tempfile.mkdtemp(prefix="jitmlp-example-")
 LABELS = {None: "no normalisation", "batch": "BatchNorm", "layer": "LayerNorm"}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--outdir", default=os.path.join(HERE, "figures"),
-                   help="where to save the figure")
+    p.add_argument("--outdir", default=None,
+                   help="folder for the figure (default: a new temporary "
+                        "folder; the committed figures stay as they are)")
+    p.add_argument("--update-figures", action="store_true",
+                   help="overwrite the committed figure in examples/figures/")
     args = p.parse_args(argv)
     epochs = 2 if args.quick else 15
     depth = 4 if args.quick else 10
@@ -59,9 +76,10 @@ def main(argv=None):
                 try:
                     h = tr.fit(Xtr, ytr)
                     row.append(h.loss[-1])
-                    curves[(act, norm, lr)] = h.loss
-                except jm.DivergenceError:
-                    row.append(np.nan)  # diverged: plotted as a gap
+                except jm.DivergenceError as e:
+                    h = e.history
+                    row.append(np.nan)  # diverged: marked with an x
+                curves[(act, norm, lr)] = h
                 if norm == "batch" and lr == 0.3:
                     acc[act] = (model.eval().score(Xte, yte),
                                 model.train().score(Xte, yte))
@@ -76,24 +94,33 @@ def main(argv=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
+    fig, ax = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
+    styles = {None: dict(marker="o", linestyle="-"),
+              "batch": dict(marker="s", linestyle="--"),
+              "layer": dict(marker="^", linestyle=":")}
     for i, act in enumerate(("sigmoid", "relu")):
-        for norm in (None, "batch", "layer"):
-            ax[i].semilogx(lrs, final[(act, norm)], "o-", label=LABELS[norm])
+        for j, norm in enumerate((None, "batch", "layer")):
+            vals = np.array(final[(act, norm)])
+            ax[i].semilogx(lrs, vals, color=f"C{j}", label=LABELS[norm],
+                           **styles[norm])
+            bad = ~np.isfinite(vals)
+            if bad.any():  # a diverged run has no final loss: mark it
+                ax[i].plot(np.array(lrs)[bad], np.full(bad.sum(), 0.95),
+                           "x", color=f"C{j}", ms=11, mew=2.5, clip_on=False,
+                           transform=ax[i].get_xaxis_transform(),
+                           label=f"{LABELS[norm]}: diverged")
         ax[i].set_title(f"{depth} x {act}, plain SGD")
         ax[i].set_xlabel("learning rate")
         ax[i].set_ylabel(f"training loss after {epochs} epochs")
-    for norm in (None, "batch", "layer"):
-        c = curves.get(("sigmoid", norm, 0.3))
-        if c is not None:
-            ax[2].plot(np.arange(1, len(c) + 1), c, label=LABELS[norm])
-    ax[2].set_title("sigmoid, lr 0.3")
-    ax[2].set_xlabel("epoch")
+        ax[i].legend(fontsize=8)
+    for j, norm in enumerate((None, "batch", "layer")):
+        h = curves.get(("sigmoid", norm, 0.3))
+        if h is not None:
+            h.plot(ax=ax[2], label=LABELS[norm], color=f"C{j}", logy=False,
+                   **styles[norm])
+    ax[2].set_title("sigmoid, lr 0.3: loss curves")
     ax[2].set_ylabel("training loss")
-    ax[0].legend()
-    fig.tight_layout()
-    os.makedirs(args.outdir, exist_ok=True)
-    path = os.path.join(args.outdir, "batchnorm.png")
+    path = os.path.join(figure_dir(args), "batchnorm.png")
     fig.savefig(path, dpi=100)
     print(f"saved {path}")
 

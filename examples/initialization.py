@@ -4,26 +4,42 @@ A 30-layer ReLU network trained with sigma = sqrt(2/K) (He), half of it,
 twice it, and Xavier's sigma = sqrt(2/(K_in+K_out)); left, the per-layer
 variance of the pre-activations z^(l) at initialisation (He stays flat, the
 others shrink or grow geometrically, by 0.25 or 4 per layer); right, the
-training loss.  Saves ``figures/initialization.png``.
+training loss.  Saves the figure in a temporary folder (``--outdir DIR`` to choose;
+``--update-figures`` rewrites ``figures/initialization.png``).
 
-    python examples/initialization.py [--quick]
+    python examples/initialization.py [--quick] [--outdir DIR | --update-figures]
 """
 import argparse
 import os
+import tempfile
 
 import numpy as np
 
 import jitmlp as jm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def figure_dir(args):
+    """examples/figures/ only with --update-figures; else --outdir or a new
+    temporary folder."""
+    if args.update_figures:
+        return os.path.join(HERE, "figures")
+    if args.outdir:
+        os.makedirs(args.outdir, exist_ok=True)
+        return args.outdir
+    return tempfile.mkdtemp(prefix="jitmlp-example-")
 DEPTH = 30
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--outdir", default=os.path.join(HERE, "figures"),
-                   help="where to save the figure")
+    p.add_argument("--outdir", default=None,
+                   help="folder for the figure (default: a new temporary "
+                        "folder; the committed figures stay as they are)")
+    p.add_argument("--update-figures", action="store_true",
+                   help="overwrite the committed figure in examples/figures/")
     args = p.parse_args(argv)
     epochs = 2 if args.quick else 30
     width = 64
@@ -33,7 +49,7 @@ def main(argv=None):
             "He x 0.5": ("he", 0.5),
             "He x 2": ("he", 2.0),
             "Xavier": ("xavier", 1.0)}
-    variances, losses = {}, {}
+    variances, hists = {}, {}
     probe = np.random.default_rng(1).standard_normal((512, 8))
     print(f"{'init':24s} {'Var z(30)/Var z(1)':>18s} {'loss first':>10s} "
           f"{'loss last':>10s}")
@@ -45,31 +61,42 @@ def main(argv=None):
         tr = jm.Trainer(model, jm.SGD(lr=0.01, momentum=0.9), batch_size=32,
                         epochs=epochs, seed=0)
         try:
-            h = tr.fit(X, y)
-            losses[name] = h.loss
+            hists[name] = tr.fit(X, y)
         except jm.DivergenceError as e:
-            losses[name] = e.history.loss
+            hists[name] = e.history   # marked "diverged" in the plot
+        h = hists[name]
         ratio = variances[name][-1] / variances[name][0]
-        last = losses[name][-1] if losses[name] else float("nan")
-        first = losses[name][0] if losses[name] else float("nan")
-        print(f"{name:24s} {ratio:18.3g} {first:10.4f} {last:10.4f}")
+        last = h.loss[-1] if h.loss else float("nan")
+        first = h.loss[0] if h.loss else float("nan")
+        status = "  (diverged)" if h.diverged else ""
+        print(f"{name:24s} {ratio:18.3g} {first:10.4g} {last:10.4g}{status}")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
-    for name in runs:
-        ax[0].semilogy(np.arange(1, DEPTH + 1), variances[name], label=name)
-        ax[1].plot(np.arange(1, len(losses[name]) + 1), losses[name],
-                   label=name)
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    # distinct styles: Xavier's curves lie on He x 0.5's (for equal widths
+    # Xavier's sigma is He's / sqrt 2)
+    styles = [dict(linestyle="-", marker="o", markevery=3),
+              dict(linestyle="--", marker="s", markevery=3),
+              dict(linestyle=":", marker="^", markevery=3),
+              dict(linestyle="-.", marker="d", markevery=(1, 3), ms=4)]
+    for (name, h), st in zip(hists.items(), styles):
+        line, = ax[0].semilogy(np.arange(1, DEPTH + 1), variances[name],
+                               label=name, **st)
+        h.plot(ax=ax[1], label=name, color=line.get_color(), logy=True,
+               **st)
     ax[0].set_xlabel("layer l")
     ax[0].set_ylabel("Var z^(l) at initialisation")
-    ax[1].set_xlabel("epoch")
-    ax[1].set_ylabel("training loss")
     ax[0].legend(fontsize=8)
+    ax[1].set_ylabel("training loss")
+    # a diverging epoch's mean loss can be astronomic: keep the others legible
+    ok = [v for h in hists.values() if not h.diverged for v in h.loss]
+    if ok:
+        ax[1].set_ylim(min(ok) / 1.5, max(ok) * 3)
+    ax[1].set_title("training (SGD, momentum 0.9, lr 0.01)")
+    ax[0].set_title("pre-activation variance at initialisation")
     fig.suptitle(f"{DEPTH}-layer ReLU network, width {width}")
-    fig.tight_layout()
-    os.makedirs(args.outdir, exist_ok=True)
-    path = os.path.join(args.outdir, "initialization.png")
+    path = os.path.join(figure_dir(args), "initialization.png")
     fig.savefig(path, dpi=100)
     print(f"saved {path}")
 

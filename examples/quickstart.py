@@ -5,12 +5,14 @@ logistic loss with labels -1/+1) and multiclass classification (digits,
 softmax cross-entropy), each standardised with a held-out quarter.  Prints
 R^2 / accuracy and training time next to scikit-learn's MLP trained with the
 same architecture, optimizer and number of epochs; saves
-``figures/quickstart.png``.
+the figure in a temporary folder (``--outdir DIR`` to choose;
+``--update-figures`` rewrites ``figures/quickstart.png``).
 
-    python examples/quickstart.py [--quick]
+    python examples/quickstart.py [--quick] [--outdir DIR | --update-figures]
 """
 import argparse
 import os
+import tempfile
 import time
 import warnings
 
@@ -23,6 +25,17 @@ from sklearn.preprocessing import StandardScaler
 import jitmlp as jm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def figure_dir(args):
+    """examples/figures/ only with --update-figures; else --outdir or a new
+    temporary folder."""
+    if args.update_figures:
+        return os.path.join(HERE, "figures")
+    if args.outdir:
+        os.makedirs(args.outdir, exist_ok=True)
+        return args.outdir
+    return tempfile.mkdtemp(prefix="jitmlp-example-")
 
 
 def prepare(X, y, seed=0):
@@ -69,8 +82,11 @@ def run(task, epochs):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a few epochs only")
-    p.add_argument("--outdir", default=os.path.join(HERE, "figures"),
-                   help="where to save the figure")
+    p.add_argument("--outdir", default=None,
+                   help="folder for the figure (default: a new temporary "
+                        "folder; the committed figures stay as they are)")
+    p.add_argument("--update-figures", action="store_true",
+                   help="overwrite the committed figure in examples/figures/")
     args = p.parse_args(argv)
     epochs = 3 if args.quick else 100
     tasks = ["diabetes", "breast cancer", "digits"]
@@ -101,8 +117,7 @@ def main(argv=None):
     ax[1].set_yscale("log")
     ax[1].set_title(f"training time, {epochs} epochs (s)")
     fig.tight_layout()
-    os.makedirs(args.outdir, exist_ok=True)
-    path = os.path.join(args.outdir, "quickstart.png")
+    path = os.path.join(figure_dir(args), "quickstart.png")
     fig.savefig(path, dpi=100)
     print(f"saved {path}")
 

@@ -4,18 +4,31 @@ The mean gradient norm ||dW^(l)|| of every layer during the first epoch, at
 depths 5, 20 and 50, for sigmoid (Xavier), ReLU (He), ReLU with residual
 connections and ReLU with BatchNorm.  Sigmoid's delta recursion multiplies
 by phi' <= 1/4 per layer: the first layers get nothing; skip connections and
-normalisation keep the norms flat.  Saves ``figures/vanishing_gradients.png``.
+normalisation keep the norms flat.  Saves the figure in a temporary folder (``--outdir DIR`` to choose;
+``--update-figures`` rewrites ``figures/vanishing_gradients.png``).
 
-    python examples/vanishing_gradients.py [--quick]
+    python examples/vanishing_gradients.py [--quick] [--outdir DIR | --update-figures]
 """
 import argparse
 import os
+import tempfile
 
 import numpy as np
 
 import jitmlp as jm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def figure_dir(args):
+    """examples/figures/ only with --update-figures; else --outdir or a new
+    temporary folder."""
+    if args.update_figures:
+        return os.path.join(HERE, "figures")
+    if args.outdir:
+        os.makedirs(args.outdir, exist_ok=True)
+        return args.outdir
+    return tempfile.mkdtemp(prefix="jitmlp-example-")
 
 NETS = {
     "sigmoid": dict(activation="sigmoid", init="xavier"),
@@ -30,8 +43,11 @@ NETS = {
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--outdir", default=os.path.join(HERE, "figures"),
-                   help="where to save the figure")
+    p.add_argument("--outdir", default=None,
+                   help="folder for the figure (default: a new temporary "
+                        "folder; the committed figures stay as they are)")
+    p.add_argument("--update-figures", action="store_true",
+                   help="overwrite the committed figure in examples/figures/")
     args = p.parse_args(argv)
     depths = [5, 20] if args.quick else [5, 20, 50]
     X, y = jm.datasets.make_regression(512 if args.quick else 4096,
@@ -64,8 +80,7 @@ def main(argv=None):
     axes[0][0].set_ylabel("mean ||dW^(l)||, first epoch")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
-    os.makedirs(args.outdir, exist_ok=True)
-    path = os.path.join(args.outdir, "vanishing_gradients.png")
+    path = os.path.join(figure_dir(args), "vanishing_gradients.png")
     fig.savefig(path, dpi=100)
     print(f"saved {path}")
 

@@ -250,3 +250,77 @@ def test_set_num_threads_validates():
     assert jm.set_num_threads(1) == prev
     assert jm.get_num_threads() == 1
     jm.set_num_threads(prev)
+
+
+# ------------------------------------------------------------- progress
+def test_progress_bar_advances_within_an_epoch(monkeypatch):
+    import io
+    import re
+    import sys
+    from jitmlp import trainer as T
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr(T, "_BAR_MININTERVAL", 0.0)  # draw every chunk
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buf)
+    X, y = regression_data(3000)
+    m = jm.MLP([5, 8, 1], seed=0)
+    tr = jm.Trainer(m, jm.SGD(lr=0.01), batch_size=1, epochs=2, seed=0,
+                    verbose=True)
+    tr._chunk = 16  # chunks of 16, <= 128, <= 1024, ... steps: >= 4 an epoch
+    tr.fit(X, y)
+    frames = [f for f in re.split(r"[\r\n]", buf.getvalue()) if f.strip()]
+    first = [f for f in frames if "epoch 1/2" in f]
+    counts = {int(c) for f in first
+              for c in re.findall(r"\| *(\d+)/6000", f)}
+    # the bar (6000 steps in all) moved several times inside epoch 1
+    assert len([c for c in counts if 0 < c < 3000]) >= 2, frames[:6]
+    assert any("epoch 2/2" in f for f in frames)
+    text = buf.getvalue()
+    assert re.search(r"loss \d", text)
+    rates = re.findall(r"([\d.]+[kMG]?) samples/s", text)
+    assert rates and all(re.fullmatch(r"\d{1,3}(\.\d+)?[kMG]?", r)
+                         for r in rates), rates
+    assert "e+0" not in text
+
+
+def test_verbose_without_tqdm_prints_a_line_per_epoch(capsys, monkeypatch):
+    import builtins
+    real = builtins.__import__
+
+    def no_tqdm(name, *a, **kw):
+        if name.startswith("tqdm"):
+            raise ImportError("No module named 'tqdm'")
+        return real(name, *a, **kw)
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    X, y = regression_data(40)
+    tr = jm.Trainer(jm.MLP([5, 4, 1], seed=0), jm.SGD(lr=0.01), epochs=3,
+                    verbose=True)
+    tr.fit(X, y)
+    tr.fit(X, y, epochs=1)
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == [
+        "epoch 1/3", "epoch 2/3", "epoch 3/3", "epoch 4/4"]
+    assert all("samples/s" in line and "e+0" not in line for line in out)
+
+
+@pytest.mark.parametrize("x, text", [(879123, "879k"), (1234567, "1.23M"),
+                                     (999.9, "1k"), (12.5, "12.5"),
+                                     (3.2e9, "3.2G"), (0, "0")])
+def test_readable_numbers(x, text):
+    from jitmlp.trainer import readable
+    assert readable(x) == text
+
+
+def test_trainer_and_history_reprs():
+    X, y = regression_data(64)
+    m = jm.MLP([5, 4, 1], seed=0)
+    tr = jm.Trainer(m, jm.Adam(lr=1e-3), batch_size=16, epochs=3, seed=7)
+    r = repr(tr)
+    assert r.startswith("Trainer(MLP([5, 4, 1]") and "Adam(" in r
+    assert "batch_size=16" in r and "0 epochs trained" in r
+    h = tr.fit(X, y, validation_data=(X, y))
+    assert "3 epochs trained" in repr(tr)
+    r = repr(h)
+    assert r.startswith("History(3 epochs, loss ") and "->" in r
+    assert "val_loss" in r and "samples/s" in r and "e+0" not in r
+    assert repr(jm.History()) == "History(0 epochs)"

@@ -7,7 +7,31 @@ def make_spirals(n_samples=6000, n_classes=3, noise=0.15, n_features=2,
     """Interleaved spiral arms, one class per arm: a classic problem no linear
     model solves.  Extra features (``n_features > 2``) are noise.
 
-    Returns X (n, n_features) float64 and y (n,) int64 class indices.
+    Parameters
+    ----------
+    n_samples : int
+        Number of rows.
+    n_classes : int
+        Number of arms (classes).
+    noise : float
+        Standard deviation of the radial jitter, relative to the radius.
+    n_features : int >= 2
+        Columns of X; those after the first two are N(0, 0.1^2) noise.
+    seed : int
+        Same seed, same data.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float64
+    y : ndarray of shape (n_samples,), int64
+        Class indices in ``[0, n_classes)``.
+
+    Examples
+    --------
+    >>> import jitmlp as jm
+    >>> X, y = jm.datasets.make_spirals(100, n_classes=3, seed=0)
+    >>> X.shape, y.max()
+    ((100, 2), np.int64(2))
     """
     rng = np.random.default_rng(seed)
     y = rng.integers(0, n_classes, n_samples)
@@ -23,7 +47,31 @@ def make_spirals(n_samples=6000, n_classes=3, noise=0.15, n_features=2,
 
 
 def make_regression(n_samples=4000, n_features=16, noise=0.1, seed=0):
-    """A smooth nonlinear target ``sum_k sin(x W)_k`` plus Gaussian noise."""
+    """A smooth nonlinear target ``sum_k sin(2 x W)_k`` plus Gaussian noise.
+
+    Parameters
+    ----------
+    n_samples : int
+        Number of rows.
+    n_features : int
+        Columns of X, standard normal.
+    noise : float
+        Standard deviation of the additive noise.
+    seed : int
+        Same seed, same data (``W`` of shape (n_features, 8) included).
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features), float64
+    y : ndarray of shape (n_samples,), float64
+
+    Examples
+    --------
+    >>> import jitmlp as jm
+    >>> X, y = jm.datasets.make_regression(50, n_features=4)
+    >>> X.shape, y.shape
+    ((50, 4), (50,))
+    """
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n_samples, n_features))
     W = rng.standard_normal((n_features, 8)) / np.sqrt(n_features)

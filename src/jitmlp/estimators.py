@@ -25,7 +25,8 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import (BaseEstimator, ClassifierMixin, RegressorMixin,
+                          is_classifier)
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
@@ -225,6 +226,42 @@ class _BaseMLP(BaseEstimator):
             self.trainer_.callbacks = []  # drop the validation rows
         return self
 
+    def to_onnx(self, path=None):
+        """The fitted network as an ONNX graph (evaluation mode).
+
+        Input ``"X"`` of shape ``(batch, n_features_in_)`` in the estimator's
+        ``dtype``.  Outputs as skl2onnx gives them for scikit-learn's MLP
+        (without ZipMap): MLPClassifier ``"label"`` (``classes_[argmax]``,
+        shape ``(batch,)``; int64, float64, bool or string labels) and
+        ``"probabilities"`` (softmax, ``(batch, n_classes)``); MLPRegressor
+        ``"variable"`` (``(batch, n_outputs)``, also for a 1-D ``y``); both
+        also ``"h"``, the raw network outputs.  Needs the ``onnx`` extra.
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            Write the graph there, atomically (see :meth:`jitmlp.MLP.save`).
+
+        Returns
+        -------
+        onnx.ModelProto
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ImportError
+            The ``onnx`` package is not installed.
+        """
+        check_is_fitted(self, "model_")
+        from . import _onnx
+        kw = ({"classes": self.classes_} if is_classifier(self)
+              else {"regressor": True})
+        kw["doc"] = repr(self)
+        if path is None:
+            return _onnx.build(self.model_, **kw)
+        return _onnx.save(self.model_, path, **kw)
+
     def _train(self, X, Y, epochs, batch=None):
         self.trainer_.batch_size = self._batch(X.shape[0]) if batch is None \
             else batch
@@ -327,10 +364,30 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     Attributes
     ----------
-    model_ : MLP, trainer_ : Trainer, loss_curve_ : list, n_iter_ : int,
-    n_features_in_ : int, best_loss_ : float (None with early_stopping),
-    validation_scores_ : list and best_validation_score_ : float (R^2 on the
-    held-out rows, only with early_stopping)
+    model_ : MLP
+        The fitted network.
+    trainer_ : Trainer
+        Its trainer (optimizer state, history).
+    loss_curve_ : list of float
+        Mean training loss of every epoch.
+    n_iter_ : int
+        Epochs trained.
+    n_features_in_ : int
+        Number of features seen by ``fit``.
+    best_loss_ : float or None
+        Smallest training loss (None with early_stopping).
+    validation_scores_ : list of float or None
+        R^2 on the held-out rows after every epoch (early_stopping only).
+    best_validation_score_ : float or None
+        The best of them.
+
+    Examples
+    --------
+    >>> import numpy as np, jitmlp as jm
+    >>> X = np.random.default_rng(0).normal(size=(200, 3))
+    >>> reg = jm.MLPRegressor((16,), max_iter=5, random_state=0)
+    >>> reg.fit(X, X.sum(1)).predict(X[:2]).shape
+    (2,)
     """
 
     _loss = "squared"

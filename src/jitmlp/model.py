@@ -391,6 +391,29 @@ class MLP:
         """Raw outputs h, shape (n, out), in the current mode.
 
         Running statistics never move here; only training steps move them.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+            Inputs; converted to the model's dtype.
+
+        Returns
+        -------
+        h : ndarray of shape (n, out), the model's dtype
+
+        Raises
+        ------
+        ValueError
+            X has the wrong shape or non-finite values; BatchNorm in
+            training mode with a single row.
+        NonFiniteOutputError
+            The outputs overflow for finite inputs.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> jm.MLP([3, 8, 2], seed=0).eval().forward(np.ones((4, 3))).shape
+        (4, 2)
         """
         Xc = self._check_X(X)
         h, _ = self._run_rows(Xc, np.empty((Xc.shape[0], 0), self.dtype), -1,
@@ -398,16 +421,45 @@ class MLP:
         return self._finite_output("forward", h)
 
     def predict(self, X):
-        """Predictions, as the loss's registry entry defines them.
+        """Predictions from :meth:`forward` in the current mode, as the loss's
+        registry entry (:mod:`jitmlp.registry`) defines them.
 
-        squared: h ((n,) when out == 1); logistic: labels -1/+1;
-        cross_entropy: class indices (argmax of h).
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+
+        Returns
+        -------
+        ndarray
+            squared: h, shape (n,) when out == 1, else (n, out); logistic:
+            labels in {-1, +1}, int64 (n,); cross_entropy: class indices
+            (argmax of h), int64 (n,).
+
+        Raises
+        ------
+        ValueError, NonFiniteOutputError
+            As :meth:`forward`.
         """
         return self._loss.predict(self.forward(X))
 
     def predict_proba(self, X):
-        """Probabilities: cross_entropy: softmax (n, out); logistic: (n, 2)
-        columns P(-1), P(+1).  A ValueError for a loss without them."""
+        """Class probabilities in the current mode.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+
+        Returns
+        -------
+        ndarray, the model's dtype
+            cross_entropy: softmax of h, shape (n, out); logistic: shape
+            (n, 2), columns P(y=-1), P(y=+1).
+
+        Raises
+        ------
+        ValueError
+            The model's loss has no probabilities (squared).
+        """
         if self._loss.proba is None:
             raise ValueError(f"predict_proba needs a classification loss; this "
                              f"model uses the {self._loss.name} loss")
@@ -415,7 +467,19 @@ class MLP:
                                    self._loss.proba(self.forward(X)))
 
     def loss(self, X, y):
-        """Mean loss over the rows of X in the current mode."""
+        """Mean loss over the rows of X in the current mode.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+        y : array_like
+            squared: (n,) or (n, out); logistic: (n,) in {-1, +1};
+            cross_entropy: (n,) integer classes in [0, out).
+
+        Returns
+        -------
+        float
+        """
         Xc = self._check_X(X)
         Yc = self._check_y(y, Xc.shape[0])
         _, total = self._run_rows(Xc, Yc, self._loss_code, False)
@@ -426,6 +490,18 @@ class MLP:
 
         The gradient is a new 1-D array in the layout of ``params``; neither
         the parameters nor the running statistics change.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+        y : array_like
+            As for :meth:`loss`.
+
+        Returns
+        -------
+        loss : float
+        grad : ndarray of shape (n_params,), the model's dtype
+            Use :meth:`param_views` to see it per tensor.
         """
         Xc = self._check_X(X)
         Yc = self._check_y(y, Xc.shape[0])
@@ -576,6 +652,129 @@ class MLP:
         BatchNorm running statistics, 1-D, possibly empty).  No pickle.
         """
         return _io.save(self, path)
+
+    # ------------------------------------------------------- interoperability
+    def to_onnx(self, path=None):
+        """The network in evaluation mode as an ONNX graph.
+
+        Input ``"X"`` of shape ``(batch, d)`` and output ``"h"`` of shape
+        ``(batch, out)`` (the raw outputs of :meth:`forward`), both in the
+        model's dtype; opset 17.  BatchNorm uses the running statistics
+        whatever the model's current mode; the model itself is not changed.
+        Needs the ``onnx`` extra (``pip install "jitmlp[onnx]"``).
+
+        Parameters
+        ----------
+        path : str or os.PathLike, optional
+            Write the graph there (atomically, as :meth:`save`: an old file
+            stays whole until the new one is complete).  The name is used as
+            given (no suffix is added).
+
+        Returns
+        -------
+        onnx.ModelProto
+            The graph, checked with ``onnx.checker.check_model``.
+
+        Raises
+        ------
+        ImportError
+            The ``onnx`` package is not installed.
+        NotImplementedError
+            The activation has no ONNX transcription (the message names it).
+        ValueError
+            A parameter or running statistic is not finite.
+
+        Notes
+        -----
+        float64 graphs write GELU's erf with primitive ops (onnxruntime has no
+        float64 ``Erf``); see :mod:`jitmlp._onnx`.
+
+        Examples
+        --------
+        >>> import numpy as np, onnxruntime as ort          # doctest: +SKIP
+        >>> model.to_onnx("model.onnx")                     # doctest: +SKIP
+        >>> sess = ort.InferenceSession("model.onnx")       # doctest: +SKIP
+        >>> h, = sess.run(["h"], {"X": X.astype(model.dtype)})  # doctest: +SKIP
+        """
+        from . import _onnx
+        if path is None:
+            return _onnx.build(self)
+        return _onnx.save(self, path)
+
+    @classmethod
+    def from_torch(cls, module, *, loss="squared", dtype=None):
+        """An MLP with the architecture and parameters of a PyTorch module.
+
+        ``module`` is an ``nn.Sequential`` of ``Linear`` layers, each hidden
+        one followed by an optional ``BatchNorm1d`` or ``LayerNorm`` and an
+        activation (``ReLU``, ``LeakyReLU(0.01)``, ``Tanh``, ``Sigmoid``,
+        ``GELU(approximate="none")``, ``ELU(1.0)``, ``SiLU``, ``Softplus``,
+        ``Identity``, or none), the last ``Linear`` the output layer; or the
+        module :meth:`to_torch` returns for a residual model.  Every hidden
+        layer must use the same activation and normalisation.  Needs torch.
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+        loss : str
+            The loss of the new model (torch modules do not carry one).
+        dtype : {"float32", "float64"} or None
+            None: the dtype of the module's parameters.
+
+        Returns
+        -------
+        MLP
+            In the module's mode (``module.training``).  Outputs equal the
+            module's in evaluation mode to rounding.
+
+        Raises
+        ------
+        ImportError
+            torch is not installed.
+        ValueError
+            A layer or a combination jitmlp cannot express (the message
+            names the layer).
+
+        Notes
+        -----
+        ``torch.nn.Linear`` stores ``weight`` as (out, in); it is transposed
+        to jitmlp's (in, out).  BatchNorm1d's ``eps`` and ``momentum``
+        become ``norm_eps`` and ``bn_momentum``.  jitmlp's BatchNorm layers
+        have no bias: a Linear bias ``b`` before a BatchNorm1d is folded into
+        the running mean, ``running_mean = running_mean_torch - b``, which
+        is exact in evaluation mode (``BN(Wx + b)`` with mean ``m`` equals
+        ``BN(Wx)`` with mean ``m - b``) and stays exact through further
+        training (the bias cancels in the batch statistics, and the moving
+        average of the shifted mean is the shifted moving average).
+        """
+        from . import _torch
+        return _torch.from_torch(cls, module, loss=loss, dtype=dtype)
+
+    def to_torch(self):
+        """The network as a PyTorch module with the same forward.
+
+        A model without residual connections becomes an ``nn.Sequential``
+        (``Linear``, ``BatchNorm1d``/``LayerNorm``, activation, ...,
+        ``Linear``).  ``nn.Sequential`` cannot express ``x + phi(z)``, so a
+        residual model becomes a :class:`jitmlp._torch.ResidualMLP`, a small
+        ``nn.Module`` with the same forward, whose ``blocks`` are such
+        ``nn.Sequential`` blocks; :meth:`from_torch` reads both back.
+        Parameters are copied (dtype kept), the mode follows the model's.
+        Needs torch.
+
+        Returns
+        -------
+        torch.nn.Module
+
+        Raises
+        ------
+        ImportError
+            torch is not installed.
+        NotImplementedError
+            The activation has no PyTorch layer here.
+        """
+        from . import _torch
+        return _torch.to_torch(self)
 
     def copy(self):
         """An independent model with the same architecture, parameters and mode."""

@@ -44,6 +44,8 @@ class History:
     stopped_early : bool, best_epoch : int or None
     interrupted : bool        the fit was stopped by Ctrl-C (KeyboardInterrupt)
     diverged : bool           the fit ended with a DivergenceError
+    diverged_epoch : int or None  global index of the epoch it diverged in
+        (recorded in the lists above only if it made steps before)
     """
 
     KEYS = ("epoch", "loss", "val_loss", "val_accuracy", "lr", "steps",
@@ -57,6 +59,7 @@ class History:
         self.best_epoch = None
         self.interrupted = False
         self.diverged = False
+        self.diverged_epoch = None
 
     def __len__(self):
         return len(self.loss)
@@ -70,10 +73,89 @@ class History:
         return d
 
     def __repr__(self):
-        last = f", last loss {self.loss[-1]:.6g}" if self.loss else ""
-        flags = "".join(f", {k}" for k in ("stopped_early", "interrupted",
-                                            "diverged") if getattr(self, k))
-        return f"History({len(self)} epochs{last}{flags})"
+        n = len(self)
+        parts = [f"{n} epoch{'s' if n != 1 else ''}"]
+        if self.loss:
+            parts.append(f"loss {self.loss[0]:.4g} -> {self.loss[-1]:.4g}"
+                         if n > 1 else f"loss {self.loss[-1]:.4g}")
+        if self.val_loss:
+            parts.append(f"val_loss {self.val_loss[-1]:.4g}")
+        if self.val_accuracy:
+            parts.append(f"val_accuracy {self.val_accuracy[-1]:.4g}")
+        if self.samples_per_second:
+            parts.append(f"{readable(np.median(self.samples_per_second))} "
+                         f"samples/s")
+        if self.stopped_early:
+            best = ("" if self.best_epoch is None
+                    else f" (best epoch {self.best_epoch + 1})")
+            parts.append(f"stopped early{best}")
+        if self.interrupted:
+            parts.append("interrupted")
+        if self.diverged:
+            parts.append("diverged" if self.diverged_epoch is None else
+                         f"diverged in epoch {self.diverged_epoch + 1}")
+        return f"History({', '.join(parts)})"
+
+    def plot(self, *, fig=None, ax=None, title=None, label=None, x="epoch",
+             logy="auto", **line_kw):
+        """Plot the curves this history holds in one matplotlib figure.
+
+        Panels (those with data): training and validation loss; validation
+        accuracy; learning rate (per optimizer step when ``lr_steps`` is
+        recorded); per-layer gradient norms.  Labelled axes, a legend in
+        every panel.  A diverged run gets a red ``x`` labelled "diverged in
+        epoch k" (at the end of its curve, or at the top of the panel when
+        no epoch was recorded), an interrupted one a dotted vertical line,
+        an early-stopped one a dashed line at the best epoch and a marker
+        where it stopped.  Epochs are numbered from 1.
+
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure, optional
+            Draw the panels into this figure (new subplots).
+        ax : matplotlib.axes.Axes or sequence of Axes, optional
+            Draw into these axes instead, the panels in the order above
+            (one Axes: the loss panel only; handy to compare runs, each
+            call with its own ``label``).
+        title : str, optional
+            The figure's title.
+        label : str, optional
+            Name of this run in the legends (default: the curve names).
+        x : {"epoch", "step", "samples"}
+            The horizontal axis: epochs, optimizer steps, or samples seen.
+        logy : "auto", bool
+            Logarithmic loss axis; "auto": when the loss spans over 20x.
+        **line_kw
+            Passed to ``Axes.plot`` for the main curves (``color``,
+            ``linestyle``, ``marker``...).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Raises
+        ------
+        ImportError
+            matplotlib is not installed (``pip install "jitmlp[plot]"``).
+
+        Examples
+        --------
+        >>> hist = trainer.fit(X, y, validation_data=(Xv, yv))  # doctest: +SKIP
+        >>> hist.plot(title="spirals").savefig("fit.png")     # doctest: +SKIP
+        """
+        from ._plot import plot_history
+        return plot_history(self, fig=fig, ax=ax, title=title, label=label,
+                            x=x, logy=logy, **line_kw)
+
+
+def readable(x):
+    """A count or rate with 3 significant digits and a k/M/G suffix:
+    ``879123 -> '879k'``, ``1234567 -> '1.23M'``, ``12.5 -> '12.5'``."""
+    x = float(f"{float(x):.3g}")
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{unit}"
+    return f"{x:.3g}"
 
 
 class _DeferredInterrupt:
@@ -112,6 +194,8 @@ class _DeferredInterrupt:
 # is then answered within a fraction of a second, and the Python between calls
 # (~20 us) costs < 0.1 % (measured in tests/test_reliability.py)
 _CHUNK_SECONDS = 0.1
+# the bar redraws at most this often (tqdm's default); chunks come ~0.1 s apart
+_BAR_MININTERVAL = 0.1
 
 
 class Trainer:
@@ -381,6 +465,20 @@ class Trainer:
         epoch count) unless ``reset=True``.  The model is left in evaluation
         mode.
 
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+            Training inputs (converted to the model's dtype).
+        y : array_like
+            Targets, as for :meth:`MLP.loss`.
+        validation_data : (X_val, y_val) or None
+            Scored in evaluation mode after every epoch (``val_loss``, and
+            ``val_accuracy`` for classification losses).
+        epochs : int, optional
+            Epochs of this call (default: the constructor's).
+        reset : bool
+            Start over (:meth:`reset`) first.
+
         Returns
         -------
         History
@@ -439,7 +537,8 @@ class Trainer:
         monitor_best = math.inf
         best_state = None
         bad_epochs = 0
-        bar = self._progress(n_epochs)
+        bar = self._progress(n_epochs, steps)
+        first, last = self.epoch, self.epoch + n_epochs
         try:
             with _DeferredInterrupt() as ctrl_c:
                 for _ in range(n_epochs):
@@ -454,8 +553,10 @@ class Trainer:
                         order = np.arange(n, dtype=np.int64)
                     lrs = self._lrs(self.optimizer.t, steps)
                     m.train()
+                    on_chunk = (None if bar is None else
+                                self._chunk_reporter(bar, e, last, n, batch))
                     done, step_loss, gn, code, secs = self._run(
-                        X, Y, order, batch, lrs, stride, ctrl_c)
+                        X, Y, order, batch, lrs, stride, ctrl_c, on_chunk)
                     m.eval()
                     if done > 0:
                         self._record(hist, e, done, step_loss, gn, lrs, secs,
@@ -463,6 +564,7 @@ class Trainer:
                         self.epoch += 1
                     if code:
                         hist.diverged = True
+                        hist.diverged_epoch = e
                         raise DivergenceError(
                             f"training diverged: {self._why(code, step_loss[done])}"
                             f" at epoch {e} step {done}; the model keeps the "
@@ -494,7 +596,7 @@ class Trainer:
                     for cb in self.callbacks:
                         if cb(self, hist):
                             stop = True
-                    self._report(bar, hist)
+                    self._report(bar, hist, last)
                     if ctrl_c.hit:
                         hist.interrupted = True
                         break
@@ -540,17 +642,44 @@ class Trainer:
         self.history.best_epoch = hist.best_epoch
         self.history.interrupted = hist.interrupted
         self.history.diverged = hist.diverged
+        self.history.diverged_epoch = hist.diverged_epoch
 
-    def _progress(self, n_epochs):
+    def _progress(self, n_epochs, steps):
+        """A tqdm bar over the optimizer steps of this fit (``verbose`` and
+        tqdm installed), else None."""
         if not self.verbose:
             return None
         try:
             from tqdm.auto import tqdm
         except ImportError:
             return None
-        return tqdm(total=n_epochs, unit="epoch")
+        import sys
+        return tqdm(total=n_epochs * steps, unit="step",
+                    file=sys.stderr, mininterval=_BAR_MININTERVAL,
+                    dynamic_ncols=True)
 
-    def _report(self, bar, hist):
+    def _chunk_reporter(self, bar, e, last, n, batch):
+        """``on_chunk`` of :meth:`_run` for epoch ``e``: advance the bar
+        after each chunk of steps (~0.1 s) with the running mean of the
+        epoch's batch losses and the samples per second so far."""
+        tic = time.perf_counter()
+        done = [0]
+        bar.set_description(f"epoch {e + 1}/{last}", refresh=False)
+
+        def report(s, step_loss):
+            secs = max(time.perf_counter() - tic, 1e-9)
+            seen = s * batch if self.sampling == "uniform" else min(s * batch,
+                                                                     n)
+            bar.set_postfix_str(f"loss {np.mean(step_loss[:s]):.4g}, "
+                                f"{readable(seen / secs)} samples/s",
+                                refresh=False)
+            bar.update(s - done[0])
+            done[0] = s
+        return report
+
+    def _report(self, bar, hist, last):
+        """End of an epoch: the bar's postfix, or one printed line (epochs
+        numbered from 1)."""
         if not self.verbose:
             return
         info = {"loss": f"{hist.loss[-1]:.4g}"}
@@ -558,10 +687,16 @@ class Trainer:
             info["val_loss"] = f"{hist.val_loss[-1]:.4g}"
         if hist.val_accuracy:
             info["val_acc"] = f"{hist.val_accuracy[-1]:.4f}"
-        info["samples/s"] = f"{hist.samples_per_second[-1]:.3g}"
+        info["samples/s"] = readable(hist.samples_per_second[-1])
         if bar is not None:
-            bar.set_postfix(info)
-            bar.update(1)
+            bar.set_postfix_str(", ".join(f"{k} {v}" for k, v in info.items()))
         else:
-            print(f"epoch {hist.epoch[-1]}: " + "  ".join(
+            print(f"epoch {hist.epoch[-1] + 1}/{last}: " + "  ".join(
                 f"{k} {v}" for k, v in info.items()), flush=True)
+
+    def __repr__(self):
+        sched = "" if type(self.schedule) is Constant else \
+            f", schedule={self.schedule!r}"
+        return (f"Trainer({self.model!r}, {self.optimizer!r}, "
+                f"batch_size={self.batch_size}, epochs={self.epochs}"
+                f"{sched}, seed={self.seed}; {self.epoch} epochs trained)")
