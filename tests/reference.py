@@ -26,7 +26,14 @@ def phi(name, a):
         return (a * c).astype(a.dtype), (c + a * np.exp(-a * a / 2) / math.sqrt(2 * math.pi)).astype(a.dtype)
     if name == "elu":
         return np.where(a > 0, a, np.expm1(np.minimum(a, 0))), np.where(a > 0, 1.0, np.exp(np.minimum(a, 0))).astype(a.dtype)
-    return a, np.ones_like(a)
+    if name == "silu":
+        s = 0.5 * (1 + np.tanh(0.5 * a))          # sigmoid, another form
+        return a * s, s + a * s * (1 - s)
+    if name == "softplus":
+        return np.logaddexp(0, a), 0.5 * (1 + np.tanh(0.5 * a))
+    if name == "identity":
+        return a, np.ones_like(a)
+    raise NotImplementedError(f"no numpy reference for activation {name!r}")
 
 
 def forward(model, X, training=True):
@@ -76,6 +83,8 @@ def loss_delta(loss, h, y):
         y = np.asarray(y, np.float64).reshape(-1, 1)
         t = -y * h
         return np.logaddexp(0, t).mean(), -y / (1 + np.exp(-t)) / n
+    if loss != "cross_entropy":
+        raise NotImplementedError(f"no numpy reference for loss {loss!r}")
     y = np.asarray(y).astype(int)
     m = h.max(1, keepdims=True)
     lse = m[:, 0] + np.log(np.exp(h - m).sum(1))
@@ -152,7 +161,9 @@ def make_targets(loss, n, out, rng):
         return rng.standard_normal((n, out))
     if loss == "logistic":
         return rng.choice([-1.0, 1.0], n)
-    return rng.integers(0, out, n)
+    if loss == "cross_entropy":
+        return rng.integers(0, out, n)
+    raise NotImplementedError(f"no targets for loss {loss!r}")
 
 
 def finite_difference(model, X, y, h=1e-6):

@@ -29,13 +29,12 @@ OPS = ("fit", "step", "forward", "predict", "predict_proba", "loss",
 def cases(draw):
     d = draw(st.integers(1, 4))
     hidden = draw(st.lists(st.integers(1, 6), max_size=2))
-    loss = draw(st.sampled_from(["squared", "logistic", "cross_entropy"]))
+    loss = draw(st.sampled_from(list(jm.registry.LOSSES)))
     out = {"squared": draw(st.integers(1, 3)), "logistic": 1,
            "cross_entropy": draw(st.integers(2, 4))}[loss]
-    kw = dict(loss=loss, norm=draw(st.sampled_from([None, "batch", "layer"])),
+    kw = dict(loss=loss, norm=draw(st.sampled_from(list(jm.registry.NORMS))),
               residual=draw(st.booleans()),
-              activation=draw(st.sampled_from(["relu", "tanh", "sigmoid",
-                                               "gelu", "elu"])),
+              activation=draw(st.sampled_from(list(jm.registry.ACTIVATIONS))),
               dtype=draw(st.sampled_from(["float32", "float64"])), seed=0)
     n = draw(st.integers(1, 9))
     cols = draw(st.sampled_from([d, d, d, d + 1]))       # sometimes wrong

@@ -304,7 +304,7 @@ def test_params_and_stats_refuse_wrong_arrays():
         with pytest.raises(AttributeError):
             setattr(m, attr, None)
     with pytest.raises(ValueError, match="read-only"):
-        m.layout[0, 0] = 10 ** 6          # the kernels trust this table
+        m.layout.table[0, 0] = 10 ** 6          # the kernels trust this table
     X = np.ones((3, 4), np.float32)
     assert np.isfinite(m.eval().forward(X)).all()
 

@@ -16,6 +16,14 @@ from .kernels.structs import Workspace
 
 @dataclass(frozen=True)
 class Layout:
+    """The architecture as the kernels see it (``model.layout``).
+
+    ``table`` (n_layers, NCOL) int64: one row per dense layer, columns named
+    in :mod:`jitmlp.kernels.consts`; ``segments`` (n, 3) int64 rows
+    (start, end, decay) covering params; ``entries`` (name, buffer, offset,
+    shape) of every tensor; sizes and unit counts for the workspaces.
+    Both tables are read-only.
+    """
     table: np.ndarray        # (n_layers, NCOL) int64
     n_params: int
     n_stats: int
@@ -89,8 +97,12 @@ def build_layout(sizes, act_code, norm_code, residual):
         if hidden:
             zoff += n_out
     total_units = unit + sizes[-1]
-    return Layout(table=table, n_params=p, n_stats=s,
-                  segments=np.array(segments, dtype=np.int64).reshape(-1, 3),
+    segments = np.array(segments, dtype=np.int64).reshape(-1, 3)
+    # read-only: the kernels trust these tables (the kernels are compiled
+    # for read-only integer tables, always, so this costs no second set)
+    table.flags.writeable = False
+    segments.flags.writeable = False
+    return Layout(table=table, n_params=p, n_stats=s, segments=segments,
                   entries=tuple(entries), sizes=tuple(sizes),
                   total_units=total_units, hidden_units=zoff,
                   max_width=max(sizes), has_norm=norm_code != C.NORM_NONE)

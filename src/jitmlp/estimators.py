@@ -43,6 +43,7 @@ except ImportError:  # scikit-learn < 1.6
             return est._validate_data(X, reset=reset, **kw)
         return est._validate_data(X, y, reset=reset, **kw)
 
+from . import _validation as V
 from .model import MLP
 from .optim import SGD, Adam
 from .trainer import Trainer

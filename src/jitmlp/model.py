@@ -213,10 +213,10 @@ class MLP:
     norm_eps = property(lambda self: self._config["norm_eps"])
     @property
     def layout(self):
-        """The integer layout table (a read-only view: the kernels trust it)."""
-        view = self._layout.table.view()
-        view.flags.writeable = False
-        return view
+        """The :class:`~jitmlp._layout.Layout` of this architecture: the
+        integer layout table the kernels read (``layout.table``, read-only),
+        the parameter segments and the offsets of every named tensor."""
+        return self._layout
 
     @property
     def _loss(self):
@@ -534,8 +534,7 @@ class MLP:
         (n, K_l) arrays.  Plain numpy, for plots and checks, not for speed."""
         Xc = self._check_X(X)
         if self._batch_norm_in_training() and Xc.shape[0] < 2:
-            raise ValueError("BatchNorm in training mode needs at least 2 "
-                             "samples")
+            raise ValueError(V.BN_TWO_ROWS + f"; got {Xc.shape[0]} sample")
         sd = self.state_dict()
         x = Xc
         out = []
