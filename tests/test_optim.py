@@ -251,3 +251,16 @@ def test_trajectory_matches_torch_optim(kind, cls, hp):
                                    rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(m.params[~mask], tb.detach().numpy(),
                                    rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", list(jm.optim.OPTIMIZERS))
+def test_state_buffers_have_distinct_slots(name):
+    cls = jm.optim.OPTIMIZERS[name]
+    variants = [cls()] + {"sgd": [jm.SGD(momentum=0.9)],
+                          "adam": [jm.Adam(amsgrad=True)],
+                          "adamw": [jm.AdamW(amsgrad=True)],
+                          "rmsprop": [jm.RMSprop(momentum=0.9, centered=True)],
+                          }.get(name, [])
+    for opt in variants:
+        slots = [jm.Optimizer._SLOTS[b] for b in opt._buffers()]
+        assert len(set(slots)) == len(slots), opt

@@ -215,32 +215,41 @@ OPT_VARIANTS = [jm.SGD(momentum=0.9), jm.SGD(momentum=0.9, nesterov=True),
 OPT_VARIANTS += [cls() for cls in jm.optim.OPTIMIZERS.values()]
 
 
+@pytest.fixture(scope="module")
+def big_model():
+    # a W of 2.25M weights: above PARALLEL_MIN, split over threads
+    return jm.MLP([1500, 1500, 1], dtype="float32", seed=0)
+
+
 @pytest.mark.parametrize("opt", OPT_VARIANTS, ids=repr)
-def test_parallel_update_is_bitwise_independent_of_thread_count(opt):
-    from jitmlp.kernels.update import _update_parallel, update_range
+def test_parallel_update_is_bitwise_independent_of_thread_count(opt,
+                                                                 big_model):
+    from jitmlp.kernels.update import PARALLEL_MIN, apply_update
+    model = big_model
+    assert (np.diff(model.layout.segments[:, :2]) >= PARALLEL_MIN).any()
     r = np.random.default_rng(0)
-    model = jm.MLP([10006, 1], dtype="float32", seed=0)   # 10007 params
     n = model.n_params
     g = r.standard_normal(n).astype(np.float32)
+    opt.reset()
     opt.bind(model)
     for k in opt.state:   # non-zero state; mean squares above grad_avg^2
         opt.state[k][...] = (0.1 if k == "grad_avg" else 1.0) * np.abs(
             r.standard_normal(n)) + (k != "grad_avg")
     start = {k: v.copy() for k, v in opt.state.items()}
-    p = model.params.copy()
-    st = opt._state_tuple(model.dtype)
-    update_range(p, g.copy(), opt.hyper(), st, 0, n, 1e-3, 0.9, 7, 0.01)
-    ref = {k: v.copy() for k, v in opt.state.items()}
-    for nth in (1, 2, 3):
+    ref = None
+    for parts in (1, 2, 3):
         for k in opt.state:
             opt.state[k][...] = start[k]
-        p2 = model.params.copy()
-        _update_parallel(p2, g.copy(), opt.hyper(),
-                         opt._state_tuple(model.dtype), 0, n, 1e-3, 0.9, 7,
-                         0.01, nth)
-        assert np.isfinite(p).all() and np.array_equal(p, p2)
+        p = model.params.copy()
+        apply_update(p, g.copy(), model.layout.segments, opt.hyper(),
+                     opt._state_tuple(model.dtype), 1e-3, 7, 0.9, parts)
+        assert np.isfinite(p).all()
+        if ref is None:
+            ref = p, {k: v.copy() for k, v in opt.state.items()}
+            continue
+        assert np.array_equal(p, ref[0])
         for k in opt.state:
-            assert np.array_equal(opt.state[k], ref[k]), k
+            assert np.array_equal(opt.state[k], ref[1][k]), k
 
 
 def test_set_num_threads_validates():

@@ -4,6 +4,7 @@ import numpy as np
 
 import jitmlp as jm
 from jitmlp.kernels import apply_update
+from jitmlp.kernels.update import parallel_parts
 
 from .common import optimizer
 
@@ -21,7 +22,8 @@ class Update:
             self.model.params.size).astype(dtype) * 1e-3
         self.hyper = self.opt.hyper()
         self.state = self.opt._state_tuple(self.model.dtype)
-        self.nth = numba.get_num_threads()
+        self.parts = parallel_parts(self.model._layout.segments,
+                                    numba.get_num_threads())
         self.time_update(kind, dtype)
 
     def time_update(self, kind, dtype):
@@ -29,4 +31,4 @@ class Update:
         # (the update writes the old parameters over its gradient buffer; the
         # values that then serve as gradients cost the same to update)
         apply_update(m.params, self.grad, m._layout.segments, self.hyper,
-                     self.state, 1e-4, 10, 1.0, self.nth)
+                     self.state, 1e-4, 10, 1.0, self.parts)

@@ -21,6 +21,7 @@ import numpy as np
 from . import _validation as V
 from ._errors import DivergenceError
 from .kernels import apply_update, undo_update
+from .kernels.update import parallel_parts
 from .kernels import consts as C
 from .kernels.structs import OptHyper, OptState
 
@@ -74,11 +75,18 @@ class Optimizer:
                   for k, v in fields.items()}
         return OptHyper(rule=int(self.rule), **fields)
 
+    # the OptState slot of each PyTorch-named buffer (see kernels/structs.py)
+    _SLOTS = {"exp_avg": "m", "momentum_buffer": "m", "exp_avg_sq": "v",
+              "square_avg": "v", "sum": "v", "max_exp_avg_sq": "aux",
+              "grad_avg": "aux"}
+
     def _state_tuple(self, dtype):
-        """OptState with this optimizer's buffers and empty arrays elsewhere."""
-        empty = np.zeros(0, dtype)
-        return OptState(**{name: self.state.get(name, empty)
-                           for name in OptState._fields})
+        """OptState with this optimizer's buffers in their slots and empty
+        arrays in the unused ones."""
+        slots = {k: np.zeros(0, dtype) for k in OptState._fields}
+        for name, buf in self.state.items():
+            slots[self._SLOTS[name]] = buf
+        return OptState(**slots)
 
     # ------------------------------------------------------ binding
     def bind(self, model):
@@ -153,9 +161,10 @@ class Optimizer:
         lr = self.lr if lr is None else V.real("lr", lr, low=0.0)
         self.bind(model)
         st = self._state_tuple(model.dtype)
-        bad = apply_update(model.params, grad, model._layout.segments,
-                           self.hyper(), st, lr, self.t + 1, 1.0,
-                           numba.get_num_threads())
+        segments = model._layout.segments
+        bad = apply_update(model.params, grad, segments, self.hyper(), st, lr,
+                           self.t + 1, 1.0,
+                           parallel_parts(segments, numba.get_num_threads()))
         if bad:
             undo_update(model.params, grad, st)
             raise DivergenceError("the update made parameters non-finite; it "

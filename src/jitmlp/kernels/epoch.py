@@ -11,7 +11,8 @@ from .consts import (N_IN, N_OUT, OFF_W, STOP_GRAD, STOP_LOSS, STOP_STATS,
                      STOP_UPDATE, X_OUT)
 from .dense import _block, backward_batch, forward_batch
 from .losses import loss_and_delta
-from .update import apply_update, undo_update
+from .update import (_update_parallel, parallel_parts, undo_update,
+                     update_segments)
 
 
 @kernel()
@@ -95,6 +96,8 @@ def train_epoch(net, hy, st, grad, ws, X, Y, plan, out):
     S = stats.shape[0]
     stats_before = ws.stats_before
     gnorm_acc = out.gnorm_acc
+    segments = net.segments
+    parts = parallel_parts(segments, plan.n_threads)
     out.info[0] = 0
     for s in range(plan.s_begin, plan.s_end):
         start = s * batch_size
@@ -124,8 +127,17 @@ def train_epoch(net, hy, st, grad, ws, X, Y, plan, out):
                     sq_norm(grad, ow, ow + lay[l, N_IN] * lay[l, N_OUT]))
             gnorm_acc[nl] += 1.0
         if stop == 0:
-            if apply_update(params, grad, net.segments, hy, st, plan.lrs[s],
-                            plan.t0 + s + 1, gscale, plan.n_threads) != 0:
+            # update_segments directly (not apply_update): one call level
+            # less of the OptState tuple per step (~45 ns a level)
+            if parts > 1:
+                bad = _update_parallel(params, grad, segments, hy, st,
+                                       plan.lrs[s], plan.t0 + s + 1, gscale,
+                                       parts)
+            else:
+                bad = update_segments(params, grad, segments, hy, st,
+                                      plan.lrs[s], plan.t0 + s + 1, gscale,
+                                      0, 1)
+            if bad != 0:
                 undo_update(params, grad, st)
                 stop = STOP_UPDATE
         if stop != 0:
