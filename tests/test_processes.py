@@ -396,3 +396,25 @@ def test_stale_guard_covers_numba_cache_dir(tmp_path):
                 .replace("LOSS_SQUARED = 0\n", "LOSS_SQUARED = 1\n"))
     out = run_child(STALE_CHILD, env=env).stdout
     assert f"LOSS {squared!r}" in out, out
+
+
+def test_set_num_threads_caps_blas_at_the_cores(tmp_path):
+    """n above the core count must not oversubscribe BLAS (an attack found
+    8 BLAS threads on 2 cores 16x slower), and a huge n is no ctypes error."""
+    code = (
+        "import numba, jitmlp as jm\n"
+        "from threadpoolctl import threadpool_info\n"
+        "jm.set_num_threads(10**20)\n"
+        "jm.set_num_threads(1000)\n"
+        "import numpy as np\n"
+        "m = jm.MLP([4, 8, 1]); m.predict(np.ones((2, 4)))\n"
+        "cap = numba.config.NUMBA_NUM_THREADS\n"
+        "blas = [i['num_threads'] for i in threadpool_info()\n"
+        "        if i['internal_api'] == 'openblas']\n"
+        "assert blas and max(blas) <= cap, (blas, cap)\n"
+        "assert jm.get_num_threads() <= cap\n"
+        "print('OK')\n")
+    pytest.importorskip("threadpoolctl")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=120, env=child_env())
+    assert r.returncode == 0 and "OK" in r.stdout, r.stderr

@@ -397,3 +397,171 @@ def test_hyper_parameters_set_between_fits_are_checked_again():
         with pytest.raises((ValueError, TypeError)):
             opt.step(m, np.zeros(m.n_params))
         np.testing.assert_array_equal(m.params, p0)
+
+
+# ------------------------------------ found by the attack session (issue 9)
+def test_load_state_dict_with_entries_that_are_views_of_the_model():
+    m = jm.MLP([4, 4, 4, 4], seed=0)
+    sd = m.state_dict()
+    w0, w1 = sd["hidden.0.W"].copy(), sd["hidden.1.W"].copy()
+    m.load_state_dict({**sd, "hidden.0.W": sd["hidden.1.W"],
+                       "hidden.1.W": sd["hidden.0.W"]})
+    np.testing.assert_array_equal(m.state_dict()["hidden.0.W"], w1)
+    np.testing.assert_array_equal(m.state_dict()["hidden.1.W"], w0)
+
+
+def test_training_flag_is_a_bool():
+    m = jm.MLP([3, 4, 1], seed=0)
+    for bad in ("yes", 2, None, 0.5, [1]):
+        with pytest.raises(TypeError, match="bool"):
+            m.training = bad
+        with pytest.raises(TypeError, match="bool"):
+            m.train(bad)
+    m.train(np.bool_(False))
+    assert m.training is False
+
+
+@pytest.mark.parametrize("attr,value", [
+    ("batch_size", 0), ("batch_size", "4"), ("epochs", 0), ("schedule", "x"),
+    ("clip_grad_norm", -1.0), ("clip_grad_norm", float("nan")),
+    ("validation_split", -0.5), ("sampling", "bogus"), ("model", "m"),
+    ("shuffle", "yes"), ("callbacks", [1])])
+def test_trainer_settings_set_between_fits_are_checked_again(attr, value):
+    X, y = regression(32)
+    tr = jm.Trainer(jm.MLP([5, 4, 1], seed=0), jm.SGD(lr=0.1), batch_size=8,
+                    seed=0)
+    p0 = tr.model.params.copy()
+    setattr(tr, attr, value)
+    with pytest.raises((ValueError, TypeError)):
+        tr.fit(X, y, epochs=1)
+    with pytest.raises((ValueError, TypeError)):
+        tr.step(X[:8], y[:8])
+    if isinstance(tr.model, jm.MLP):
+        np.testing.assert_array_equal(tr.model.params, p0)
+
+
+def test_optimizer_state_values_are_checked():
+    X, y = regression(32)
+    m = jm.MLP([5, 4, 1], seed=0)
+    opt = jm.Adam()
+    tr = jm.Trainer(m, opt, batch_size=8, seed=0)
+    tr.fit(X, y, epochs=1)
+    state = opt.state_dict()
+    bad = dict(state, state=dict(state["state"],
+                                 exp_avg_sq=-state["state"]["exp_avg_sq"] - 1))
+    with pytest.raises(ValueError, match="negative"):
+        opt.load_state_dict(bad)
+    with pytest.raises(ValueError, match="2\\*\\*62"):
+        opt.load_state_dict(dict(state, t=2 ** 63))
+    opt.state["exp_avg"] = m.params       # shares memory with the model
+    with pytest.raises(ValueError, match="shares memory"):
+        tr.fit(X, y, epochs=1)
+
+
+def test_masked_sparse_single_sample_and_folder_inputs_are_named(tmp_path):
+    m = jm.MLP([3, 4, 1], seed=0)
+    X = np.ma.masked_array(np.ones((4, 3)), mask=[[0, 0, 1]] + [[0] * 3] * 3)
+    with pytest.raises(ValueError, match="masked"):
+        m.predict(X)
+    sp = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="toarray"):
+        m.predict(sp.csr_matrix(np.ones((4, 3))))
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        m.score(np.ones((1, 3)), np.ones(1))
+    with pytest.raises(ValueError, match="folder"):
+        m.save(str(tmp_path) + "/")
+
+
+def test_loss_and_grad_from_two_threads_on_one_model():
+    import sys
+    import threading
+    r = np.random.default_rng(0)
+    m = jm.MLP([6, 16, 1], seed=0)
+    data = [(r.standard_normal((9000, 6)), r.standard_normal(9000))
+            for _ in range(2)]
+    want = [m.loss_and_grad(X, y) for X, y in data]
+    got = [[], []]
+
+    def work(i):
+        for _ in range(15):
+            got[i].append(m.loss_and_grad(*data[i]))
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        threads = [threading.Thread(target=work, args=(i,)) for i in (0, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    for i in (0, 1):
+        for loss, g in got[i]:
+            assert loss == want[i][0] and np.array_equal(g, want[i][1])
+
+
+CTRL_C_STEP_AND_VALIDATION = textwrap.dedent("""
+    import json, sys, time
+    import numpy as np
+    import jitmlp as jm
+    r = np.random.default_rng(0)
+    mode = sys.argv[1]
+    out = {}
+    if mode == "step":
+        X = r.standard_normal((4000, 64)); y = r.integers(0, 2, 4000)
+        m = jm.MLP([64, 256, 256, 2], loss="cross_entropy", seed=0)
+        tr = jm.Trainer(m, jm.Adam(lr=1e-3), seed=0)
+        tr.step(X[:8], y[:8])
+        print("ready", flush=True)
+        try:
+            while True:
+                tr.step(X, y)
+        except KeyboardInterrupt:
+            out["t_int"] = time.time()
+        ref = jm.MLP([64, 256, 256, 2], loss="cross_entropy", seed=0)
+        tr2 = jm.Trainer(ref, jm.Adam(lr=1e-3), seed=0)
+        tr2.step(X[:8], y[:8])
+        for _ in range(tr.optimizer.t - 1):
+            tr2.step(X, y)
+        out["replay_equal"] = bool(np.array_equal(ref.params, m.params))
+        out["t"] = tr.optimizer.t
+    else:
+        X = r.standard_normal((64, 100)); y = r.integers(0, 2, 64)
+        Xv = r.standard_normal((150000, 100)); yv = r.integers(0, 2, 150000)
+        m = jm.MLP([100, 512, 512, 2], loss="cross_entropy", seed=0)
+        tr = jm.Trainer(m, jm.Adam(), batch_size=64, epochs=1000, seed=0)
+        tr.fit(X, y, validation_data=(Xv[:100], yv[:100]), epochs=1)
+        print("ready", flush=True)
+        try:
+            tr.fit(X, y, validation_data=(Xv, yv))
+        except KeyboardInterrupt:
+            out["t_int"] = time.time()
+        h = tr.history
+        out["consistent"] = (tr.optimizer.t == sum(h.steps)
+                             and tr.epoch == len(h) == len(h.val_loss))
+    print(json.dumps(out), flush=True)
+""")
+
+
+@pytest.mark.parametrize("mode", ["step", "validation"])
+def test_ctrl_c_in_step_and_in_a_long_validation_pass(tmp_path, mode):
+    script = tmp_path / "child.py"
+    script.write_text(CTRL_C_STEP_AND_VALIDATION)
+    p = subprocess.Popen([sys.executable, str(script), mode],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(1.5)
+        t_sent = time.time()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["t_int"] - t_sent < 1.0
+    if mode == "step":
+        assert res["replay_equal"] and res["t"] > 1
+    else:
+        assert res["consistent"]

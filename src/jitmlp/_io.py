@@ -62,6 +62,10 @@ def save_path(path):
     """The file ``save(path)`` writes: ``path`` if it ends with ``.npz``,
     else ``path + ".npz"``."""
     p = _fspath(path)
+    if p.endswith(os.sep) or (os.altsep and p.endswith(os.altsep)) \
+            or os.path.isdir(p):
+        raise ValueError(f"{p}: names a folder; give a file name, e.g. "
+                         f"{os.path.join(p, 'model.npz')}")
     return p if p.endswith(SUFFIX) else p + SUFFIX
 
 
@@ -205,6 +209,9 @@ def load(path):
     """:func:`jitmlp.load` (see there)."""
     name = load_path(path)
     with open(name, "rb") as fh:      # FileNotFoundError, IsADirectoryError
+        # a device or a FIFO would be read without end (zipfile reads to EOF)
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise ValueError(f"{name}: not a regular file")
         try:
             return _read(fh, name)
         except _Refused as exc:
@@ -213,6 +220,9 @@ def load(path):
             raise ValueError(f"{name}: not a readable jitmlp model file "
                              f"(corrupt or truncated: {type(exc).__name__}: "
                              f"{exc})") from exc
+        except MemoryError:
+            raise ValueError(f"{name}: declares more data than fits in "
+                             f"memory") from None
 
 
 def _read(fh, name):
@@ -236,10 +246,21 @@ def _read(fh, name):
         for info in infos.values():
             if info.flag_bits & 0x1:
                 raise _Refused(f"member {info.filename} is encrypted")
-            if info.compress_type not in (zipfile.ZIP_STORED,
-                                          zipfile.ZIP_DEFLATED):
-                raise _Refused(f"member {info.filename} uses an unsupported "
-                               f"compression method ({info.compress_type})")
+            # save writes stored members only: a compressed member is not a
+            # file of ours, and the way to a zip bomb (a small file that
+            # decompresses to gigabytes)
+            if info.compress_type != zipfile.ZIP_STORED \
+                    or info.compress_size != info.file_size:
+                raise _Refused(f"member {info.filename} is compressed "
+                               f"(method {info.compress_type}); jitmlp writes "
+                               f"stored members only")
+        # a forged zip directory can declare sizes the file does not hold:
+        # nothing is allocated for more than the file's own size
+        file_bytes = os.fstat(fh.fileno()).st_size
+        declared = sum(i.file_size for i in infos.values())
+        if declared > file_bytes:
+            raise _Refused(f"the zip directory declares {declared} bytes of "
+                           f"members but the file has {file_bytes}")
         meta = _read_meta(zf, infos["meta.npy"])
         cfg, training = _check_meta(meta)
         dt = np.dtype(cfg["dtype"])

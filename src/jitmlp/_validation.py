@@ -64,6 +64,13 @@ def real(name, value, *, low=None, high=None, low_open=False, high_open=False):
 
 
 def _numeric(name, a):
+    if isinstance(a, np.ma.MaskedArray) and np.ma.getmaskarray(a).any():
+        raise ValueError(f"{name} has {int(np.ma.getmaskarray(a).sum())} "
+                         f"masked value(s); fill or drop them first "
+                         f"({name}.filled(value) or {name}.compressed())")
+    if hasattr(a, "tocsr") and hasattr(a, "nnz"):   # scipy.sparse
+        raise TypeError(f"{name} is a scipy.sparse matrix; jitmlp.MLP takes "
+                        f"dense arrays for now: pass {name}.toarray()")
     try:
         arr = np.asarray(a)
     except Exception as exc:  # ragged lists and the like

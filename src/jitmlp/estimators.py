@@ -90,12 +90,31 @@ class _BaseMLP(BaseEstimator):
             return int(self.random_state)
         return int(check_random_state(self.random_state).randint(2 ** 31 - 1))
 
+    def _check_params(self):
+        """scikit-learn's parameter constraints, checked before anything
+        changes (fit and partial_fit call this first)."""
+        self._hidden()
+        V.positive_int("max_iter", self.max_iter)
+        V.positive_int("n_iter_no_change", self.n_iter_no_change)
+        V.real("tol", self.tol, low=0.0)
+        V.real("alpha", self.alpha, low=0.0)
+        V.real("learning_rate_init", self.learning_rate_init, low=0.0,
+               low_open=True)
+        V.real("validation_fraction", self.validation_fraction, low=0.0,
+               high=1.0, low_open=True, high_open=True)
+        V.real("momentum", self.momentum, low=0.0, high=1.0)
+        V.real("beta_1", self.beta_1, low=0.0, high=1.0, high_open=True)
+        V.real("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True)
+        V.real("epsilon", self.epsilon, low=0.0, low_open=True)
+        V.choice("solver", self.solver, ("adam", "sgd"))
+
     def _hidden(self):
         h = self.hidden_layer_sizes
-        if isinstance(h, numbers.Integral):
+        if isinstance(h, numbers.Integral) and not isinstance(h, bool):
             h = [h]
         h = list(h)
-        if any(not isinstance(k, numbers.Integral) or k < 1 for k in h):
+        if any(isinstance(k, (bool, np.bool_))
+               or not isinstance(k, numbers.Integral) or k < 1 for k in h):
             raise ValueError(f"hidden_layer_sizes must be positive integers; "
                              f"got {self.hidden_layer_sizes!r}")
         return [int(k) for k in h]
@@ -198,9 +217,9 @@ class _BaseMLP(BaseEstimator):
         # out the validation rows and applies scikit-learn's stopping rules
         self.trainer_ = Trainer(
             self.model_, self._optimizer(), batch_size=1, epochs=1,
-            shuffle=self.shuffle, seed=seed, validation_split=0.0,
+            shuffle=bool(self.shuffle), seed=seed, validation_split=0.0,
             early_stopping=False, callbacks=[stopper],
-            verbose=self.verbose, track_grad_norms=False)
+            verbose=bool(self.verbose), track_grad_norms=False)
         self.loss_curve_ = []
         self.best_loss_ = np.inf
 
@@ -402,6 +421,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return {"multioutput": True}
 
     def _prepare(self, X, y, reset):
+        self._check_params()
         X = _check_X_kind(self, X)
         y = _pandas_nullable(y, "y")
         X, y = validate_data(self, X, y, reset=reset, multi_output=True,
@@ -452,6 +472,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _loss = "cross_entropy"
 
     def _prepare(self, X, y, reset, classes=None):
+        self._check_params()
         X = _check_X_kind(self, X)
         y = _pandas_nullable(y, "y")
         shape = getattr(y, "shape", None)

@@ -2,6 +2,7 @@
 gradients.  All numerical work happens in :mod:`jitmlp.kernels`; this module
 validates, allocates and chooses what to run."""
 import numbers
+import threading
 
 import numpy as np
 
@@ -143,7 +144,8 @@ class MLP:
         self._params = np.zeros(self._layout.n_params, dtype=dt)
         self._stats = np.zeros(self._layout.n_stats, dtype=dt)
         self._ws_cache = {}
-        self.training = True
+        self._lock = threading.RLock()
+        self._training = True
 
     # ------------------------------------------------------------------ set-up
     def _initialise(self, init, scale, seed):
@@ -219,6 +221,18 @@ class MLP:
         return self._layout
 
     @property
+    def training(self):
+        """True in training mode (BatchNorm uses batch statistics)."""
+        return self._training
+
+    @training.setter
+    def training(self, mode):
+        # a bool only: another type would compile another kernel set
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"training must be a bool; got {mode!r}")
+        self._training = bool(mode)
+
+    @property
     def _loss(self):
         """The registry entry of the loss (looked up: entries hold functions,
         and a model must pickle)."""
@@ -285,8 +299,9 @@ class MLP:
 
     # ------------------------------------------------------------------- modes
     def train(self, mode=True):
-        """Switch to training mode (BatchNorm uses batch statistics)."""
-        self.training = bool(mode)
+        """Switch to training mode (BatchNorm uses batch statistics);
+        ``train(False)`` is :meth:`eval`."""
+        self.training = mode
         return self
 
     def eval(self):
@@ -343,7 +358,9 @@ class MLP:
             if a.shape != tuple(shape):
                 raise ValueError(f"load_state_dict: entry {name!r} has shape "
                                  f"{a.shape}, expected {tuple(shape)}")
-            a = a.astype(self.dtype, copy=False)
+            # a copy: an entry may be a view of this model's own buffers
+            # (swapping two layers must not read an already written one)
+            a = np.array(a, dtype=self.dtype, copy=True)
             if not np.isfinite(a).all():
                 raise ValueError(f"load_state_dict: entry {name!r} contains "
                                  f"NaN or infinite values")
@@ -380,11 +397,12 @@ class MLP:
         else:
             chunk = min(n, _PREDICT_CHUNK)
         ycols = Yc.shape[1]
-        ws = self._workspace(chunk, ycols)
         out = np.empty((n, self.n_outputs) if want_out else (0, 1), self.dtype)
         order = np.arange(n, dtype=np.int64)
-        total = forward_rows(self._net(), ws, Xc, Yc, order, chunk,
-                             self.training, loss_code, out)
+        with self._lock:   # the cached workspace is shared by the threads
+            ws = self._workspace(chunk, ycols)
+            total = forward_rows(self._net(), ws, Xc, Yc, order, chunk,
+                                 self.training, loss_code, out)
         return out, total
 
     def forward(self, X):
@@ -512,18 +530,19 @@ class MLP:
         # the gradient is summed over blocks, so that the workspace stays
         # O(block) whatever n is
         block = n if self.norm == "batch" else min(n, _GRAD_CHUNK)
-        ws = self._workspace(block, Yc.shape[1])
         grad = np.zeros_like(self._params)
         part = np.empty_like(self._params) if block < n else grad
         order = np.arange(n, dtype=np.int64)
         net = self._net()
         total = 0.0
-        for start in range(0, n, block):
-            B = min(block, n - start)
-            gather(Xc, Yc, order, start, B, ws)
-            total += batch_loss_grad(net, part, ws, B, Yc.shape[1], False)
-            if part is not grad:  # the block's mean gradient, weighted B/n
-                grad += part * (B / n)
+        with self._lock:   # the cached workspace is shared by the threads
+            ws = self._workspace(block, Yc.shape[1])
+            for start in range(0, n, block):
+                B = min(block, n - start)
+                gather(Xc, Yc, order, start, B, ws)
+                total += batch_loss_grad(net, part, ws, B, Yc.shape[1], False)
+                if part is not grad:  # the block's mean gradient, weighted B/n
+                    grad += part * (B / n)
         loss = float(self._finite_output("loss_and_grad",
                                          np.array(total / n)))
         return loss, self._finite_output("loss_and_grad (gradient)", grad)
@@ -568,6 +587,8 @@ class MLP:
         yp = self.predict(X)
         Yc = self._check_y(y, yp.shape[0])
         if not self._loss.classify:
+            if yp.shape[0] < 2:
+                raise ValueError("score (R^2) needs at least 2 samples; got 1")
             Y = Yc.astype(np.float64)
             P = np.asarray(yp, np.float64).reshape(Y.shape)
             ss_res = ((Y - P) ** 2).sum()
@@ -581,17 +602,20 @@ class MLP:
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_ws_cache"] = {}
+        state.pop("_lock", None)
         return state
 
     def __setstate__(self, state):
         state = dict(state)
-        for old in ("params", "stats"):   # pickles of jitmlp 0.1
+        for old in ("params", "stats", "training"):   # pickles of jitmlp 0.1
             if old in state:
                 state["_" + old] = state.pop(old)
+        state["_training"] = bool(state.get("_training", False))
         for old in ("dtype", "sizes", "activation", "norm", "residual",
                     "loss_name", "bn_momentum", "norm_eps", "layout"):
             state.pop(old, None)
         self.__dict__.update(state)
+        self._lock = threading.RLock()
         lay = self._layout
         for name, size in (("_params", lay.n_params), ("_stats", lay.n_stats)):
             a = np.array(state[name], copy=True)
@@ -782,6 +806,7 @@ class MLP:
         m._params = self._params.copy()
         m._stats = self._stats.copy()
         m._ws_cache = {}
+        m._lock = threading.RLock()
         m._config = dict(self._config)
         return m
 

@@ -25,6 +25,12 @@ from .kernels.update import parallel_parts
 from .kernels import consts as C
 from .kernels.structs import OptHyper, OptState
 
+# buffers that are means or sums of squares: never negative
+_NONNEGATIVE = ("exp_avg_sq", "max_exp_avg_sq", "square_avg", "sum")
+
+# step counts reach the kernels as int64 (t + steps of an epoch must fit)
+_MAX_STEPS = 2 ** 62
+
 # OptHyper fields a rule does not use take these values
 _HYPER_DEFAULTS = dict(weight_decay=0.0, decoupled=False, momentum=0.0,
                        nesterov=False, beta1=0.0, beta2=0.0, eps=0.0,
@@ -101,9 +107,9 @@ class Optimizer:
         type(self)(**self.get_config())
         self.hyper()
         if isinstance(self.t, bool) or not isinstance(self.t, numbers.Integral) \
-                or self.t < 0:
-            raise ValueError(f"optimizer.t must be an integer >= 0; got "
-                             f"{self.t!r}")
+                or not 0 <= self.t < _MAX_STEPS:
+            raise ValueError(f"optimizer.t must be an integer in [0, 2**62); "
+                             f"got {self.t!r}")
         self.t = int(self.t)
         P = model.params.size
         need = self._buffers()
@@ -114,6 +120,18 @@ class Optimizer:
                     and a.flags.writeable and a.size == P)
         ok = (isinstance(self.state, dict)
               and all(fits(self.state.get(k)) for k in need))
+        if ok:
+            for k in need:
+                a = self.state[k]
+                if np.shares_memory(a, model.params):
+                    raise ValueError(f"optimizer state {k!r} shares memory "
+                                     f"with the model's parameters")
+                if not np.isfinite(a).all() or (
+                        k in _NONNEGATIVE and (a < 0).any()):
+                    raise ValueError(f"optimizer state {k!r} holds "
+                                     f"non-finite" + (" or negative" if k in
+                                                      _NONNEGATIVE else "")
+                                     + " values")
         if self.state is not None and not ok:
             if self.t > 0:
                 raise ValueError("this optimizer holds state for another "
@@ -206,6 +224,8 @@ class Optimizer:
             raise TypeError("optimizer state: 'hyper' must be a dict")
         fresh = type(self)(**state["hyper"])  # validates
         t = V.positive_int("optimizer state 't'", state["t"], minimum=0)
+        if t >= _MAX_STEPS:
+            raise ValueError(f"optimizer state 't' must be < 2**62; got {t}")
         buffers = state["state"]
         if buffers is not None:
             if not isinstance(buffers, dict):
@@ -225,6 +245,9 @@ class Optimizer:
                 if not np.isfinite(a).all():
                     raise ValueError(f"optimizer state: {k!r} contains NaN "
                                      f"or infinite values")
+                if k in _NONNEGATIVE and (a < 0).any():
+                    raise ValueError(f"optimizer state: {k!r} (a sum of "
+                                     f"squares) has negative values")
                 checked[k] = np.array(a, order="C", copy=True)
             buffers = checked
         self.__dict__.update({k: v for k, v in fresh.__dict__.items()

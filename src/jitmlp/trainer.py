@@ -194,6 +194,9 @@ class _DeferredInterrupt:
 # is then answered within a fraction of a second, and the Python between calls
 # (~20 us) costs < 0.1 % (measured in tests/test_reliability.py)
 _CHUNK_SECONDS = 0.1
+# validation rows per kernel call between Ctrl-C checks (a 784-512-512-2
+# forward takes ~0.1 s for this many rows on one core)
+_VALIDATION_BLOCK = 16384
 # the bar redraws at most this often (tqdm's default); chunks come ~0.1 s apart
 _BAR_MININTERVAL = 0.1
 
@@ -234,6 +237,7 @@ class Trainer:
     """
 
     _chunk = 16   # steps in the first kernel call; adapted to ~0.1 s per call
+    _last_run = (0, None, None, 0.0)   # (steps, losses, norms, s) of _run
 
     def __init__(self, model, optimizer, *, batch_size=32, epochs=10,
                  shuffle=True, schedule=None, seed=None, sampling="epoch",
@@ -241,43 +245,26 @@ class Trainer:
                  early_stopping=False, patience=10, min_delta=0.0,
                  restore_best_weights=True, callbacks=(), verbose=False,
                  track_grad_norms=True):
-        if not isinstance(model, MLP):
-            raise TypeError(f"model must be a jitmlp.MLP; got "
-                            f"{type(model).__name__}")
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"optimizer must be a jitmlp optimizer (SGD, Adam,"
-                            f" AdamW, RMSprop, Adagrad); got "
-                            f"{type(optimizer).__name__}")
-        self.model = model
-        self.optimizer = optimizer
-        self.batch_size = V.positive_int("batch_size", batch_size)
-        self.epochs = V.positive_int("epochs", epochs)
-        self.shuffle = bool(shuffle)
-        if schedule is not None and not isinstance(schedule, Schedule):
-            raise TypeError(f"schedule must be a jitmlp.schedules.Schedule or "
-                            f"None; got {schedule!r}")
-        self.schedule = schedule if schedule is not None else Constant()
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2 ** 63))
-        elif isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f"seed must be an integer or None; got {seed!r}")
-        self.seed = int(seed)
-        self.sampling = V.choice("sampling", sampling, ("epoch", "uniform"))
-        self.clip_grad_norm = (None if clip_grad_norm is None else
-                               V.real("clip_grad_norm", clip_grad_norm,
-                                      low=0.0, low_open=True))
-        self.validation_split = V.real("validation_split", validation_split,
-                                       low=0.0, high=1.0, high_open=True)
-        self.early_stopping = bool(early_stopping)
-        self.patience = V.positive_int("patience", patience)
-        self.min_delta = V.real("min_delta", min_delta, low=0.0)
-        self.restore_best_weights = bool(restore_best_weights)
-        self.callbacks = list(callbacks)
-        for cb in self.callbacks:
-            if not callable(cb):
-                raise TypeError(f"callbacks must be callables; got {cb!r}")
-        self.verbose = bool(verbose)
-        self.track_grad_norms = bool(track_grad_norms)
+        self.model = model
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.shuffle = shuffle
+        self.schedule = schedule
+        self.seed = seed
+        self.sampling = sampling
+        self.clip_grad_norm = clip_grad_norm
+        self.validation_split = validation_split
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.min_delta = min_delta
+        self.restore_best_weights = restore_best_weights
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.track_grad_norms = track_grad_norms
+        self._check_settings()
         self.epoch = 0          # epochs completed over all fits
         self.history = History()
         self._grad = None
@@ -286,6 +273,55 @@ class Trainer:
         state = dict(self.__dict__)
         state["_grad"] = None  # scratch, rebuilt on demand
         return state
+
+    def _check_settings(self):
+        """Check (and normalise) every setting; the constructor, fit and step
+        call this, so that an attribute set between fits is checked too.
+        Raises TypeError/ValueError naming the setting; changes nothing else.
+        """
+        if not isinstance(self.model, MLP):
+            raise TypeError(f"model must be a jitmlp.MLP; got "
+                            f"{type(self.model).__name__}")
+        if not isinstance(self.optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a jitmlp optimizer (SGD, Adam,"
+                            f" AdamW, RMSprop, Adagrad); got "
+                            f"{type(self.optimizer).__name__}")
+        if self.schedule is None:
+            self.schedule = Constant()
+        if not isinstance(self.schedule, Schedule):
+            raise TypeError(f"schedule must be a jitmlp.schedules.Schedule or "
+                            f"None; got {self.schedule!r}")
+        seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"seed must be an integer or None; got {seed!r}")
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0; got {seed}")
+        callbacks = list(self.callbacks)
+        for cb in callbacks:
+            if not callable(cb):
+                raise TypeError(f"callbacks must be callables; got {cb!r}")
+        checked = dict(
+            batch_size=V.positive_int("batch_size", self.batch_size),
+            epochs=V.positive_int("epochs", self.epochs),
+            seed=int(seed),
+            sampling=V.choice("sampling", self.sampling,
+                              ("epoch", "uniform")),
+            clip_grad_norm=(None if self.clip_grad_norm is None else
+                            V.real("clip_grad_norm", self.clip_grad_norm,
+                                   low=0.0, low_open=True)),
+            validation_split=V.real("validation_split",
+                                    self.validation_split, low=0.0, high=1.0,
+                                    high_open=True),
+            patience=V.positive_int("patience", self.patience),
+            min_delta=V.real("min_delta", self.min_delta, low=0.0),
+            callbacks=callbacks)
+        for name in ("shuffle", "early_stopping", "restore_best_weights",
+                     "verbose", "track_grad_norms"):
+            value = getattr(self, name)
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"{name} must be a bool; got {value!r}")
+            checked[name] = bool(value)
+        self.__dict__.update(checked)
 
     # ------------------------------------------------------------- resuming
     def state_dict(self):
@@ -369,7 +405,7 @@ class Trainer:
         out = EpochOut(step_loss=np.zeros(steps, np.float64),
                        gnorm_acc=np.zeros(m._layout.table.shape[0] + 1,
                                           np.float64),
-                       info=np.zeros(1, np.int64))
+                       info=np.zeros(2, np.int64))
         ws = m._workspace(batch_size, Y.shape[1])
         grad = self._gradient_buffer()
         t0 = opt.t
@@ -384,10 +420,18 @@ class Trainer:
                              n_threads=int(numba.get_num_threads()),
                              s_begin=int(s), s_end=int(end))
             tic = time.perf_counter()
-            done = train_epoch(net, hy, st, grad, ws, X, Y, plan, out)
-            elapsed = time.perf_counter() - tic
-            secs += elapsed
-            opt.t = t0 + done
+            out.info[1] = s
+            try:
+                train_epoch(net, hy, st, grad, ws, X, Y, plan, out)
+            finally:
+                # read back from the kernel's record, so that an interrupt
+                # right after the call still leaves the step count and the
+                # parameters in agreement (and fit can record the steps)
+                done = int(out.info[1])
+                elapsed = time.perf_counter() - tic
+                secs += elapsed
+                opt.t = t0 + done
+                self._last_run = (done, out.step_loss, out.gnorm_acc, secs)
             if done < end:
                 return done, out.step_loss, out.gnorm_acc, int(out.info[0]), \
                     secs
@@ -430,6 +474,7 @@ class Trainer:
 
         The model stays in training mode; BatchNorm running statistics move once.
         """
+        self._check_settings()
         m = self.model
         X = m._check_X(X_batch)
         Y = m._check_y(y_batch, X.shape[0])
@@ -499,6 +544,7 @@ class Trainer:
         ValueError, TypeError
             Invalid data or settings, before anything changes.
         """
+        self._check_settings()
         m = self.model
         n_epochs = self.epochs if epochs is None else V.positive_int(
             "epochs", epochs)
@@ -555,8 +601,21 @@ class Trainer:
                     m.train()
                     on_chunk = (None if bar is None else
                                 self._chunk_reporter(bar, e, last, n, batch))
-                    done, step_loss, gn, code, secs = self._run(
-                        X, Y, order, batch, lrs, stride, ctrl_c, on_chunk)
+                    self._last_run = (0, None, None, 0.0)
+                    try:
+                        done, step_loss, gn, code, secs = self._run(
+                            X, Y, order, batch, lrs, stride, ctrl_c,
+                            on_chunk)
+                    except KeyboardInterrupt:
+                        # raised, not deferred (a handler of the user's, or
+                        # not the main thread): keep the steps made on record
+                        done, step_loss, gn, secs = self._last_run
+                        if done > 0:
+                            self._record(hist, e, done, step_loss, gn, lrs,
+                                         secs, n, batch, stride)
+                            self.epoch += 1
+                        hist.interrupted = True
+                        raise
                     m.eval()
                     if done > 0:
                         self._record(hist, e, done, step_loss, gn, lrs, secs,
@@ -574,11 +633,17 @@ class Trainer:
                         break
                     monitored = hist.loss[-1]
                     if Xv is not None:
-                        vl = m.loss(Xv, Yv)
+                        vl, va = self._validate(Xv, Yv, classify, ctrl_c)
+                        if vl is None:   # Ctrl-C during the validation pass
+                            hist.val_loss.append(math.nan)
+                            if classify:
+                                hist.val_accuracy.append(math.nan)
+                            hist.interrupted = True
+                            break
                         hist.val_loss.append(vl)
                         monitored = vl
                         if classify:
-                            hist.val_accuracy.append(m.score(Xv, Yv))
+                            hist.val_accuracy.append(va)
                     self.schedule.observe(e, monitored)
                     stop = False
                     if self.early_stopping:
@@ -617,6 +682,27 @@ class Trainer:
                 f"(optimizer step {self.optimizer.t}); trainer.history has "
                 f"the epochs trained, and fit() goes on from here")
         return hist
+
+    def _validate(self, Xv, Yv, classify, stop_flag):
+        """(loss, accuracy) on the validation rows in evaluation mode, in
+        blocks of rows so that Ctrl-C is answered within a block; (None,
+        None) when it came."""
+        m = self.model
+        n = Xv.shape[0]
+        total = 0.0
+        correct = 0
+        for a in range(0, n, _VALIDATION_BLOCK):
+            b = min(n, a + _VALIDATION_BLOCK)
+            h, part = m._run_rows(Xv[a:b], Yv[a:b], m._loss_code, classify)
+            total += part
+            if classify:
+                correct += int(np.count_nonzero(
+                    m._loss.predict(h) == Yv[a:b, 0]))
+            if stop_flag.hit and b < n:
+                return None, None
+        loss = float(m._finite_output("validation loss",
+                                      np.array(total / n)))
+        return loss, (correct / n if classify else None)
 
     def _record(self, hist, e, done, step_loss, gn, lrs, secs, n, batch,
                 stride):

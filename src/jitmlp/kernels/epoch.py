@@ -80,7 +80,9 @@ def train_epoch(net, hy, st, grad, ws, X, Y, plan, out):
     update makes a parameter or a state value non-finite is undone
     (parameters exactly, the optimizer state restarts from zero).  The loop
     then stops, out.info[0] says why (consts.STOP_*), and the index of that
-    step is returned; otherwise plan.s_end is returned.
+    step is returned; otherwise plan.s_end is returned.  out.info[1] holds
+    the same number (the caller can read it even when an interrupt arrives
+    between the kernel's return and the assignment of its value).
     """
     params = net.params
     stats = net.stats
@@ -144,5 +146,7 @@ def train_epoch(net, hy, st, grad, ws, X, Y, plan, out):
             for k in range(S):
                 stats[k] = stats_before[k]
             out.info[0] = stop
+            out.info[1] = s
             return s
+    out.info[1] = plan.s_end
     return plan.s_end

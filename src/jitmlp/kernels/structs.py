@@ -83,5 +83,6 @@ EpochPlan = namedtuple("EpochPlan", [
 EpochOut = namedtuple("EpochOut", [
     "step_loss",       # (steps,) float64 mean batch loss before each update
     "gnorm_acc",       # (n_layers + 1,) float64 sums of ||dW||, and count
-    "info",            # (1,) int64: why the loop stopped (consts.STOP_*)
+    "info",            # (2,) int64: why the loop stopped (consts.STOP_*),
+                       # and the steps of the epoch completed
 ])
