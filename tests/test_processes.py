@@ -418,3 +418,35 @@ def test_set_num_threads_caps_blas_at_the_cores(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True,
                        text=True, timeout=120, env=child_env())
     assert r.returncode == 0 and "OK" in r.stdout, r.stderr
+
+
+def test_first_compile_prints_one_line(capsys):
+    """Issue 10: a first run that compiles says so (once), a cached one not."""
+    from jitmlp import _compile
+
+    class Index:
+        def __init__(self, keys):
+            self.keys = keys
+
+        def _load_index(self):
+            return {k: None for k in self.keys}
+
+    class FakeDispatcher:
+        signatures = []
+
+        def __init__(self, keys):
+            self._cache = type("C", (), {"_cache_file": Index(keys)})()
+
+    empty = FakeDispatcher([])
+    _compile.notice(empty, "training", "float32")
+    _compile.notice(empty, "training", "float32")       # once per process
+    err = capsys.readouterr().err
+    assert err.count("compiling the training kernels for float32") == 1
+    assert "once per machine" in err
+    cached = FakeDispatcher([(("Net(array(float32, 1d, C))",), "magic")])
+    _compile.notice(cached, "training", "float32")
+    assert capsys.readouterr().err == ""
+    broken = FakeDispatcher([])
+    broken._cache = None                               # no cache at all
+    _compile.notice(broken, "prediction", "float64")
+    assert "not cached" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import threading
 import numpy as np
 
 from . import _io
+from . import _compile
 from . import _validation as V
 from . import registry as R
 from ._errors import NonFiniteOutputError
@@ -399,6 +400,7 @@ class MLP:
         ycols = Yc.shape[1]
         out = np.empty((n, self.n_outputs) if want_out else (0, 1), self.dtype)
         order = np.arange(n, dtype=np.int64)
+        _compile.notice(forward_rows, "prediction", self.dtype)
         with self._lock:   # the cached workspace is shared by the threads
             ws = self._workspace(chunk, ycols)
             total = forward_rows(self._net(), ws, Xc, Yc, order, chunk,
@@ -535,6 +537,7 @@ class MLP:
         order = np.arange(n, dtype=np.int64)
         net = self._net()
         total = 0.0
+        _compile.notice(batch_loss_grad, "gradient", self.dtype)
         with self._lock:   # the cached workspace is shared by the threads
             ws = self._workspace(block, Yc.shape[1])
             for start in range(0, n, block):

@@ -14,6 +14,7 @@ import warnings
 import numba
 import numpy as np
 
+from . import _compile
 from . import _validation as V
 from ._errors import DivergenceError  # noqa: F401 (jitmlp.trainer.DivergenceError)
 from .kernels import consts as C
@@ -409,6 +410,7 @@ class Trainer:
         ws = m._workspace(batch_size, Y.shape[1])
         grad = self._gradient_buffer()
         t0 = opt.t
+        _compile.notice(train_epoch, "training", m.dtype)
         s = 0
         secs = 0.0
         while s < steps:
