@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import (BaseEstimator, ClassifierMixin, RegressorMixin,
                           is_classifier)
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
@@ -47,6 +48,7 @@ from . import _validation as V
 from .model import MLP
 from .optim import SGD, Adam
 from .trainer import Trainer
+from .schedules import Schedule
 
 
 class _BaseMLP(BaseEstimator):
@@ -59,7 +61,8 @@ class _BaseMLP(BaseEstimator):
                  nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, n_iter_no_change=10,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, dtype="float64",
-                 verbose=False):
+                 verbose=False, learning_rate="constant", power_t=0.5,
+                 max_fun=15000, warm_start=False):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.norm = norm
@@ -82,6 +85,10 @@ class _BaseMLP(BaseEstimator):
         self.epsilon = epsilon
         self.dtype = dtype
         self.verbose = verbose
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.max_fun = max_fun
+        self.warm_start = warm_start
 
     # ---------------------------------------------------------------- helpers
     def _seed(self):
@@ -106,7 +113,18 @@ class _BaseMLP(BaseEstimator):
         V.real("beta_1", self.beta_1, low=0.0, high=1.0, high_open=True)
         V.real("beta_2", self.beta_2, low=0.0, high=1.0, high_open=True)
         V.real("epsilon", self.epsilon, low=0.0, low_open=True)
-        V.choice("solver", self.solver, ("adam", "sgd"))
+        V.choice("solver", self.solver, ("adam", "sgd", "lbfgs"))
+        V.choice("learning_rate", self.learning_rate,
+                 ("constant", "invscaling", "adaptive"))
+        V.real("power_t", self.power_t, low=0.0)
+        V.positive_int("max_fun", self.max_fun)
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(f"warm_start must be a bool; got "
+                            f"{self.warm_start!r}")
+        if self.solver == "lbfgs" and self.norm == "batch":
+            raise ValueError("solver='lbfgs' optimises the full-batch loss "
+                             "and cannot keep BatchNorm's running statistics;"
+                             " use norm='layer' or solver 'adam'/'sgd'")
 
     def _hidden(self):
         h = self.hidden_layer_sizes
@@ -120,6 +138,8 @@ class _BaseMLP(BaseEstimator):
         return [int(k) for k in h]
 
     def _optimizer(self):
+        if self.solver == "lbfgs":   # the trainer's, unused: scipy optimises
+            return SGD(lr=self.learning_rate_init)
         if self.solver == "adam":
             return Adam(lr=self.learning_rate_init,
                         betas=(self.beta_1, self.beta_2), eps=self.epsilon,
@@ -131,6 +151,60 @@ class _BaseMLP(BaseEstimator):
                        weight_decay=self.alpha)
         raise ValueError(f"solver must be 'adam' or 'sgd'; got "
                          f"{self.solver!r}")
+
+    # ---------------------------------------------- scikit-learn attributes
+    # live views of the fitted network, as scikit-learn's lists of arrays
+    @property
+    def coefs_(self):
+        """list of (n_in, n_out) arrays: the weight matrices, views into
+        ``model_.params`` (writing them changes the model)."""
+        check_is_fitted(self, "model_")
+        sd = self.model_.state_dict()
+        L = len(self.model_.sizes) - 2
+        return [sd[f"hidden.{i}.W"] for i in range(L)] + [sd["out.W"]]
+
+    @property
+    def intercepts_(self):
+        """list of (n_out,) arrays: the biases (views; with norm='batch' the
+        hidden layers have none and get zeros, copies)."""
+        check_is_fitted(self, "model_")
+        sd = self.model_.state_dict()
+        L = len(self.model_.sizes) - 2
+        out = []
+        for i in range(L):
+            b = sd.get(f"hidden.{i}.b")
+            out.append(b if b is not None else
+                       np.zeros(self.model_.sizes[i + 1], self.model_.dtype))
+        return out + [sd["out.b"]]
+
+    @property
+    def n_layers_(self):
+        """Number of layers, input and output included (scikit-learn's)."""
+        check_is_fitted(self, "model_")
+        return len(self.model_.sizes)
+
+    @property
+    def n_outputs_(self):
+        """Number of output units."""
+        check_is_fitted(self, "model_")
+        return self.model_.n_outputs
+
+    @property
+    def out_activation_(self):
+        """The output function: 'softmax' (classifier, cross-entropy) or
+        'identity' (regressor)."""
+        check_is_fitted(self, "model_")
+        return "identity" if self._loss == "squared" else "softmax"
+
+    def _schedule(self, n, batch):
+        """scikit-learn's 'invscaling' for solver 'sgd': the rate of an
+        epoch is ``learning_rate_init / (t_ + 1) ** power_t`` with ``t_`` the
+        samples seen before it (updated once per epoch, as scikit-learn's
+        SGDOptimizer.iteration_ends)."""
+        if self.solver == "sgd" and self.learning_rate == "invscaling":
+            return _InvScalingPerEpoch(n, -(-n // batch), self.power_t,
+                                       self.t_ if hasattr(self, "t_") else 0)
+        return None
 
     def _batch(self, n):
         """Batch size for ``n`` training rows (the rows actually trained on:
@@ -173,7 +247,11 @@ class _BaseMLP(BaseEstimator):
                     UserWarning, stacklevel=4)
         return b
 
-    def _check_no_early_stopping(self):
+    def _check_partial_fit(self):
+        if self.solver == "lbfgs":
+            raise ValueError("partial_fit is only available for stochastic "
+                             "optimizers (solver 'sgd' or 'adam'); "
+                             "solver='lbfgs' is not one")
         if self.early_stopping:
             raise ValueError(
                 "partial_fit does not support early_stopping=True: every call "
@@ -211,7 +289,9 @@ class _BaseMLP(BaseEstimator):
                           residual=self.residual, loss=self._loss,
                           dtype=self.dtype, seed=seed)
         if stopper is None:  # scikit-learn's training-loss rule
-            stopper = _Stalled(self.tol, self.n_iter_no_change)
+            stopper = _Stalled(self.tol, self.n_iter_no_change,
+                               adaptive=(self.solver == "sgd" and
+                                         self.learning_rate == "adaptive"))
             self.validation_scores_ = self.best_validation_score_ = None
         # the trainer never splits nor stops by itself: the estimator holds
         # out the validation rows and applies scikit-learn's stopping rules
@@ -230,7 +310,20 @@ class _BaseMLP(BaseEstimator):
             X, Y, Xv, Yv = self._split(X, Y, seed, stratify)
             stopper = _BestValidation(self, Xv, Yv)
         batch = self._batch(X.shape[0])  # errors before any state changes
-        self._make(X.shape[1], n_outputs, seed, stopper)
+        sizes = [X.shape[1]] + self._hidden() + [n_outputs]
+        if (self.warm_start and hasattr(self, "model_")
+                and list(self.model_.sizes) == sizes):
+            # scikit-learn's warm_start: go on from the fitted parameters
+            # (and optimizer state) with fresh stopping bookkeeping
+            self.trainer_.callbacks = [stopper or _Stalled(
+                self.tol, self.n_iter_no_change,
+                adaptive=(self.solver == "sgd"
+                          and self.learning_rate == "adaptive"))]
+            if stopper is None:
+                self.validation_scores_ = self.best_validation_score_ = None
+                return self._train(X, Y, self.max_iter, batch)
+        else:
+            self._make(X.shape[1], n_outputs, seed, stopper)
         if stopper is None:
             return self._train(X, Y, self.max_iter, batch)
         self.validation_scores_ = stopper.scores
@@ -283,14 +376,69 @@ class _BaseMLP(BaseEstimator):
         return _onnx.save(self.model_, path, **kw)
 
     def _train(self, X, Y, epochs, batch=None):
-        self.trainer_.batch_size = self._batch(X.shape[0]) if batch is None \
-            else batch
-        hist = self.trainer_.fit(X, Y, epochs=epochs)
+        if self.solver == "lbfgs":
+            return self._train_lbfgs(X, Y)
+        batch = self._batch(X.shape[0]) if batch is None else batch
+        self.trainer_.batch_size = batch
+        self.trainer_.schedule = self._schedule(X.shape[0], batch)
+        try:
+            hist = self.trainer_.fit(X, Y, epochs=epochs)
+        finally:
+            done = self.trainer_.history.loss[len(self.loss_curve_):]
+            self.t_ = getattr(self, "t_", 0) + len(done) * X.shape[0]
         self.loss_curve_.extend(hist.loss)
         self.n_iter_ = len(self.loss_curve_)
         self.loss_ = self.loss_curve_[-1]
         if self.best_loss_ is not None:
             self.best_loss_ = min(self.best_loss_, min(hist.loss))
+        return self
+
+    def _train_lbfgs(self, X, Y):
+        """Full-batch L-BFGS-B over the flat parameter buffer
+        (scipy.optimize.minimize, as scikit-learn's solver='lbfgs'):
+        objective mean loss + 0.5 * alpha * ||W||^2 and its gradient from
+        :meth:`MLP.loss_and_grad`; ``max_iter`` iterations, ``max_fun``
+        evaluations, ``tol`` as the projected-gradient tolerance ``gtol``."""
+        from scipy.optimize import minimize
+        m = self.model_
+        m.train()
+        mask = np.zeros(m.n_params, bool)
+        for name, v in m.param_views(mask).items():
+            v[...] = name.endswith(".W")
+        alpha = float(self.alpha)
+        curve = []
+
+        def fun(p):
+            m.params[...] = p
+            loss, g = m.loss_and_grad(X, Y)
+            w = m.params[mask].astype(np.float64)
+            loss = float(loss) + 0.5 * alpha * float(w @ w)
+            g = g.astype(np.float64)
+            g[mask] += alpha * w
+            return loss, g
+
+        def callback(intermediate_result):
+            curve.append(float(intermediate_result.fun))
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = minimize(fun, m.params.astype(np.float64), jac=True,
+                           method="L-BFGS-B", callback=callback,
+                           options={"maxiter": int(self.max_iter),
+                                    "maxfun": int(self.max_fun),
+                                    "gtol": float(self.tol)})
+        m.params[...] = res.x
+        m.eval()
+        self.n_iter_ = int(res.nit)
+        self.loss_curve_ = curve or [float(res.fun)]
+        self.loss_ = float(res.fun)
+        self.best_loss_ = min(self.loss_curve_)
+        self.t_ = X.shape[0] * self.n_iter_
+        if self.n_iter_ >= self.max_iter and not res.success or \
+                res.status == 1:
+            warnings.warn(f"lbfgs stopped after {self.n_iter_} iterations "
+                          f"({res.message}); increase max_iter or max_fun",
+                          ConvergenceWarning, stacklevel=4)
         return self
 
 
@@ -363,17 +511,42 @@ class _BestValidation:
 
 class _Stalled:
     """scikit-learn's rule as a Trainer callback: stop when the training
-    loss has not improved by ``tol`` for more than ``n`` consecutive epochs."""
+    loss has not improved by ``tol`` for more than ``n`` consecutive epochs;
+    with ``adaptive`` (learning_rate='adaptive', solver 'sgd') divide the
+    learning rate by 5 instead, and stop only once it is <= 1e-6."""
 
-    def __init__(self, tol, n):
-        self.tol, self.n = tol, n
+    def __init__(self, tol, n, adaptive=False):
+        self.tol, self.n, self.adaptive = tol, n, adaptive
         self.best, self.bad = np.inf, 0
 
     def __call__(self, trainer, hist):
         loss = hist.loss[-1]
         self.bad = self.bad + 1 if loss > self.best - self.tol else 0
         self.best = min(self.best, loss)
-        return self.bad > self.n  # as scikit-learn: strictly more
+        if self.bad <= self.n:  # as scikit-learn: strictly more
+            return False
+        if self.adaptive and trainer.optimizer.lr > 1e-6:
+            trainer.optimizer.lr /= 5.0
+            self.bad = 0
+            return False
+        return True
+
+
+class _InvScalingPerEpoch(Schedule):
+    """``lr / (t_ + 1) ** power_t`` with t_ the samples seen before the
+    epoch of each step (scikit-learn's invscaling, once per epoch)."""
+
+    def __init__(self, n, steps_per_epoch, power_t, t0):
+        self.n, self.spe, self.power_t, self.t0 = n, steps_per_epoch, \
+            power_t, t0
+        self.start = None
+
+    def values(self, t, base_lr):
+        t = np.asarray(t, np.int64)
+        if self.start is None:        # the optimizer step of the first epoch
+            self.start = int(t.min()) if t.size else 0
+        seen = self.t0 + (t - self.start) // self.spe * self.n
+        return base_lr / (seen + 1.0) ** self.power_t
 
 
 class MLPRegressor(RegressorMixin, _BaseMLP):
@@ -439,7 +612,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._fit(X, Y, Y.shape[1])
 
     def partial_fit(self, X, y):
-        self._check_no_early_stopping()
+        self._check_partial_fit()
         first = not hasattr(self, "model_")
         X, Y = self._prepare(X, y, reset=first)
         if first:
@@ -529,7 +702,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, len(self.classes_), stratify=True)
 
     def partial_fit(self, X, y, classes=None):
-        self._check_no_early_stopping()
+        self._check_partial_fit()
         first = not hasattr(self, "model_")
         if first and classes is None:
             raise ValueError("classes must be passed on the first call to "
