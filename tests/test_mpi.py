@@ -119,3 +119,34 @@ def test_shard_splits_rows_without_copying(tmp_path):
     assert np.array_equal(np.concatenate(parts), a)
     with pytest.raises(ValueError):
         jitmlp.datasets.shard(a, rank=3, size=3)
+
+
+@needs_mpi
+def test_distributed_example_runs(tmp_path):
+    cmd = [MPIEXEC, "-n", "2", sys.executable, "-m", "mpi4py",
+           os.path.join(HERE, os.pardir, "examples", "distributed.py"),
+           "--quick", "--outdir", str(tmp_path)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
+                       env=env())
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "saved" in r.stdout and (tmp_path / "model.npz").exists()
+
+
+@needs_mpi
+def test_ctrl_c_stops_every_rank_after_the_same_step():
+    """SIGINT to mpiexec (which forwards it to every rank) mid-fit: all ranks
+    raise KeyboardInterrupt with the same step count, history and params."""
+    import signal
+    cmd = [MPIEXEC, "-n", "2", sys.executable, "-m", "mpi4py",
+           os.path.join(HERE, "mpi", "interrupt.py")]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env())
+    try:
+        assert "started" in p.stdout.readline()
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert "OK interrupted" in out, out + err
