@@ -58,6 +58,17 @@ def mpirun(script, n=2, timeout=240):
 
 
 @needs_mpi
+def test_comm_self_equals_the_fused_kernel():
+    """Runs first: also compiles the MPI path's kernels in one process."""
+    r = subprocess.run([sys.executable, os.path.join(HERE, "mpi",
+                                                     "self_comm.py")],
+                       capture_output=True, text=True, timeout=600,
+                       env=env())
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "OK self" in r.stdout
+
+
+@needs_mpi
 def test_two_ranks_equal_one_process_on_the_concatenated_batches():
     """SGD, momentum, Adam x with/without BatchNorm, float64, unequal shards:
     2 ranks == 1 process to 1e-9 relative; ranks bit-identical."""

@@ -495,7 +495,7 @@ class Trainer:
 
     def _step_comm(self, X, Y, B):
         """Trainer.step with ``comm``: collective; each rank its own rows
-        (any number, 0 included), the global batch is their concatenation."""
+        (counts may differ), the global batch is their concatenation."""
         m = self.model
         self.optimizer.bind(m)
         if not self._synced:
