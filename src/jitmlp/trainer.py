@@ -473,6 +473,8 @@ class Trainer:
             no update was made (parameters and running statistics unchanged).
 
         The model stays in training mode; BatchNorm running statistics move once.
+        With ``comm`` this is collective: the step is one step on the
+        concatenation of every rank's batch.
         """
         m = self.model
         X = m._check_X(X_batch)
@@ -532,6 +534,10 @@ class Trainer:
         Continues where the last fit stopped (optimizer state, step count,
         epoch count) unless ``reset=True``.  The model is left in evaluation
         mode.
+
+        With ``comm`` this is collective: every rank calls it with its own
+        rows (and its own validation rows, or none on every rank); rank 0's
+        parameters, statistics and optimizer state are broadcast first.
 
         Parameters
         ----------
