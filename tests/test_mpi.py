@@ -161,3 +161,16 @@ def test_ctrl_c_stops_every_rank_after_the_same_step():
         if p.poll() is None:
             p.kill()
     assert "OK interrupted" in out, out + err
+
+
+@needs_mpi
+def test_launch_without_python_m_mpi4py_warns():
+    code = ("import warnings; from mpi4py import MPI; import jitmlp as jm\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            "    jm.Trainer(jm.MLP([2, 1]), jm.SGD(), comm=MPI.COMM_WORLD)\n"
+            "print('WARNED' if any('python -m mpi4py' in str(x.message)\n"
+            "                      for x in w) else 'SILENT')\n")
+    r = subprocess.run([MPIEXEC, "-n", "2", sys.executable, "-c", code],
+                       capture_output=True, text=True, timeout=120, env=env())
+    assert r.stdout.split() == ["WARNED", "WARNED"], r.stdout + r.stderr

@@ -20,6 +20,8 @@ step and no rank waits for a collective another rank skipped.
 """
 import math
 import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -52,6 +54,12 @@ def check_comm(comm):
             raise TypeError(f"comm must be an mpi4py communicator (e.g. "
                             f"MPI.COMM_WORLD); got {type(comm).__name__}")
     size = comm.size
+    if size > 1 and "mpi4py.run" not in sys.modules:
+        warnings.warn(
+            "Trainer(comm=...) outside 'python -m mpi4py': an exception on "
+            "one rank will leave the other ranks waiting in a collective "
+            "forever; launch as 'mpiexec -n R python -m mpi4py script.py' so "
+            "that it aborts the job", RuntimeWarning, stacklevel=3)
     for var in _LAUNCH_SIZE_VARS:
         val = os.environ.get(var)
         if var == "SLURM_NTASKS" and "PMI_SIZE" not in os.environ \
