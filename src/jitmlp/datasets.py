@@ -77,3 +77,40 @@ def make_regression(n_samples=4000, n_features=16, noise=0.1, seed=0):
     W = rng.standard_normal((n_features, 8)) / np.sqrt(n_features)
     y = np.sin(2.0 * X @ W).sum(axis=1) + noise * rng.standard_normal(n_samples)
     return X, y
+
+
+def shard(a, comm=None, *, rank=None, size=None):
+    """This rank's contiguous block of rows of ``a``: a view, no copy.
+
+    Rows are split as evenly as possible: with n rows and R ranks, rank r
+    gets rows ``[r*n//R, (r+1)*n//R)`` (sizes differ by at most one).  Works
+    on any array that slices without copying, in particular
+    ``np.load(path, mmap_mode="r")``: only the shard's pages are ever read.
+    ``Trainer.fit`` converts a read-only or non-C-contiguous input to the
+    model's dtype once, so each rank then holds a copy of its shard only,
+    never of the whole file.
+
+    Parameters
+    ----------
+    a : array_like with a first axis (ndarray, np.memmap, h5py dataset...)
+    comm : mpi4py communicator, optional
+        Supplies ``rank`` and ``size`` (``comm.rank``, ``comm.size``).
+    rank, size : int, optional
+        Instead of ``comm``.
+
+    Examples
+    --------
+    >>> import numpy as np, jitmlp as jm
+    >>> a = np.arange(10)
+    >>> [jm.datasets.shard(a, rank=r, size=3).tolist() for r in range(3)]
+    [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]
+    """
+    if comm is not None:
+        rank, size = comm.rank, comm.size
+    if rank is None or size is None:
+        raise TypeError("shard needs a communicator or rank= and size=")
+    rank, size = int(rank), int(size)
+    if size < 1 or not 0 <= rank < size:
+        raise ValueError(f"rank={rank} is not in [0, size={size})")
+    n = len(a)
+    return a[rank * n // size:(rank + 1) * n // size]

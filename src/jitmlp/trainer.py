@@ -235,6 +235,13 @@ class Trainer:
         A tqdm progress bar (``pip install jitmlp[progress]``), else lines.
     track_grad_norms : bool
         Record each layer's gradient norm in ``History.grad_norms``.
+    comm : mpi4py communicator or None
+        Synchronous data-parallel training over the ranks of ``comm`` (e.g.
+        ``MPI.COMM_WORLD``): each rank passes its own rows to :meth:`fit`
+        and :meth:`step` (both collective), gradients are combined weighted
+        by rows, BatchNorm statistics are those of the global batch, and
+        every rank ends every step with the same parameters.  See the
+        README, "Training on several processes or machines".
     """
 
     _chunk = 16   # steps in the first kernel call; adapted to ~0.1 s per call
@@ -245,7 +252,7 @@ class Trainer:
                  clip_grad_norm=None, validation_split=0.0,
                  early_stopping=False, patience=10, min_delta=0.0,
                  restore_best_weights=True, callbacks=(), verbose=False,
-                 track_grad_norms=True):
+                 track_grad_norms=True, comm=None):
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2 ** 63))
         self.model = model
@@ -269,10 +276,24 @@ class Trainer:
         self.epoch = 0          # epochs completed over all fits
         self.history = History()
         self._grad = None
+        if comm is not None:
+            from ._distributed import check_comm
+            check_comm(comm)
+        self.comm = comm
+        self._synced = False    # start-up broadcast done (comm only)
+
+    @property
+    def is_root(self):
+        """True on rank 0 of ``comm`` (and always without one): the process
+        that should save models and print."""
+        return self.comm is None or self.comm.rank == 0
 
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_grad"] = None  # scratch, rebuilt on demand
+        state["comm"] = None   # communicators do not pickle
+        state["_synced"] = False
+        state.pop("_runner", None)
         return state
 
     def _check_settings(self):
@@ -323,6 +344,29 @@ class Trainer:
                 raise TypeError(f"{name} must be a bool; got {value!r}")
             checked[name] = bool(value)
         self.__dict__.update(checked)
+
+    def __setstate__(self, state):
+        state.setdefault("comm", None)
+        state.setdefault("_synced", False)
+        self.__dict__.update(state)
+
+    # ---------------------------------------------------- data parallelism
+    def _sync_start(self, settings):
+        """Collective start of a fit or step with ``comm``: check that the
+        ranks agree on the settings, then broadcast the state of rank 0."""
+        from . import _distributed as D
+        m = self.model
+        D.agree(self.comm, "the model, optimizer or trainer settings",
+                (m.params.size, str(m.dtype), tuple(m.sizes), m.norm,
+                 type(self.optimizer).__name__, self.batch_size,
+                 self.sampling, self.shuffle) + tuple(settings))
+        D.broadcast_state(self.comm, self)
+        self._synced = True
+        runner = getattr(self, "_runner", None)
+        if runner is None or runner.P != m.params.size \
+                or runner.buf.dtype != m.dtype:
+            self._runner = D.StepRunner(self)
+        return D
 
     # ------------------------------------------------------------- resuming
     def state_dict(self):
@@ -475,12 +519,16 @@ class Trainer:
             no update was made (parameters and running statistics unchanged).
 
         The model stays in training mode; BatchNorm running statistics move once.
+        With ``comm`` this is collective: the step is one step on the
+        concatenation of every rank's batch.
         """
         self._check_settings()
         m = self.model
         X = m._check_X(X_batch)
         Y = m._check_y(y_batch, X.shape[0])
         B = X.shape[0]
+        if self.comm is not None:
+            return self._step_comm(X, Y, B)
         if m.norm == "batch" and B < 2:
             raise ValueError(V.BN_TWO_ROWS + f"; this batch has {B}")
         self.optimizer.bind(m)
@@ -488,6 +536,28 @@ class Trainer:
         m.train()
         done, step_loss, _, code, _ = self._run(
             X, Y, np.arange(B, dtype=np.int64), B, lrs, 0)
+        if done < 1:
+            raise DivergenceError(f"{self._why(code, step_loss[0])} on this "
+                                  f"batch; no update was made", self.epoch, 0,
+                                  None)
+        return float(step_loss[0])
+
+    def _step_comm(self, X, Y, B):
+        """Trainer.step with ``comm``: collective; each rank its own rows
+        (counts may differ), the global batch is their concatenation."""
+        m = self.model
+        self.optimizer.bind(m)
+        if not self._synced:
+            self._sync_start(())
+        rows = np.array([self.comm.allgather(int(B))], np.int64)
+        N = int(rows.sum())
+        if N < 1 or (m.norm == "batch" and N < 2):
+            raise ValueError(V.BN_TWO_ROWS + f"; the global batch has {N}"
+                             if N else "the global batch has no rows")
+        lrs = self._lrs(self.optimizer.t, 1)
+        m.train()
+        done, step_loss, _, code, _ = self._runner.run(
+            X, Y, np.arange(B, dtype=np.int64), rows, lrs, 0)
         if done < 1:
             raise DivergenceError(f"{self._why(code, step_loss[0])} on this "
                                   f"batch; no update was made", self.epoch, 0,
@@ -511,6 +581,10 @@ class Trainer:
         Continues where the last fit stopped (optimizer state, step count,
         epoch count) unless ``reset=True``.  The model is left in evaluation
         mode.
+
+        With ``comm`` this is collective: every rank calls it with its own
+        rows (and its own validation rows, or none on every rank); rank 0's
+        parameters, statistics and optimizer state are broadcast first.
 
         Parameters
         ----------
@@ -565,22 +639,35 @@ class Trainer:
             X, Y, Xv, Yv = self._split(X, Y)
         n = X.shape[0]
         batch = self.batch_size
-        if batch > n:
+        comm = self.comm
+        rows = None
+        if comm is not None:
+            if reset:
+                self.reset()
+            self.optimizer.bind(m)
+            D = self._sync_start((n_epochs, Xv is not None))
+            rows = D.rows_table(comm, n, batch, self.sampling)
+            if m.norm == "batch" and rows.sum(axis=1).min() < 2:
+                raise ValueError(
+                    V.BN_TWO_ROWS + f"; batch_size={batch} with "
+                    f"{rows[0].tolist()} rows per rank leaves a global batch "
+                    f"of 1")
+        elif batch > n:
             warnings.warn(f"batch_size={batch} is larger than the {n} training "
                           f"samples; using {n}", stacklevel=2)
             batch = n
-        if m.norm == "batch":
+        if m.norm == "batch" and comm is None:
             last = n % batch
             if batch < 2 or (self.sampling == "epoch" and last == 1):
                 raise ValueError(
                     V.BN_TWO_ROWS + f"; batch_size={batch} with {n} samples "
                     f"leaves a batch of 1")
-        if reset:
+        if reset and comm is None:
             self.reset()
         self.optimizer.bind(m)
         classify = m._loss.classify
         hist = History()
-        steps = -(-n // batch)
+        steps = -(-n // batch) if rows is None else rows.shape[0]
         stride = max(1, steps // 64) if self.track_grad_norms else 0
         monitor_best = math.inf
         best_state = None
@@ -591,7 +678,9 @@ class Trainer:
             with _DeferredInterrupt() as ctrl_c:
                 for _ in range(n_epochs):
                     e = self.epoch
-                    rng = np.random.default_rng([self.seed, e])
+                    rng = np.random.default_rng(
+                        [self.seed, e] if comm is None else
+                        [self.seed, comm.rank, e])
                     if self.sampling == "uniform":
                         order = rng.integers(0, n, steps * batch,
                                              dtype=np.int64)
@@ -605,14 +694,21 @@ class Trainer:
                                 self._chunk_reporter(bar, e, last, n, batch))
                     self._last_run = (0, None, None, 0.0)
                     try:
-                        done, step_loss, gn, code, secs = self._run(
-                            X, Y, order, batch, lrs, stride, ctrl_c,
-                            on_chunk)
+                        if comm is None:
+                            done, step_loss, gn, code, secs = self._run(
+                                X, Y, order, batch, lrs, stride, ctrl_c,
+                                on_chunk)
+                        else:
+                            done, step_loss, gn, code, secs = \
+                                self._runner.run(X, Y, order, rows, lrs,
+                                                 stride, ctrl_c, on_chunk)
+                            # the slowest rank's time: the same History
+                            secs = comm.allreduce(secs, op=D._mpi().MAX)
                     except KeyboardInterrupt:
                         # raised, not deferred (a handler of the user's, or
                         # not the main thread): keep the steps made on record
                         done, step_loss, gn, secs = self._last_run
-                        if done > 0:
+                        if done > 0 and comm is None:
                             self._record(hist, e, done, step_loss, gn, lrs,
                                          secs, n, batch, stride)
                             self.epoch += 1
@@ -621,7 +717,9 @@ class Trainer:
                     m.eval()
                     if done > 0:
                         self._record(hist, e, done, step_loss, gn, lrs, secs,
-                                     n, batch, stride)
+                                     n, batch, stride,
+                                     None if rows is None else
+                                     rows[:done].sum(axis=1))
                         self.epoch += 1
                     if code:
                         hist.diverged = True
@@ -634,7 +732,13 @@ class Trainer:
                         hist.interrupted = True
                         break
                     monitored = hist.loss[-1]
-                    if Xv is not None:
+                    if Xv is not None and comm is not None:
+                        vl, va = self._val_comm(Xv, Yv, classify, D)
+                        hist.val_loss.append(vl)
+                        monitored = vl
+                        if classify:
+                            hist.val_accuracy.append(va)
+                    elif Xv is not None:
                         vl, va = self._validate(Xv, Yv, classify, ctrl_c)
                         if vl is None:   # Ctrl-C during the validation pass
                             hist.val_loss.append(math.nan)
@@ -663,6 +767,12 @@ class Trainer:
                     for cb in self.callbacks:
                         if cb(self, hist):
                             stop = True
+                    if comm is not None:   # any rank's callback or Ctrl-C
+                        flags = comm.allreduce(
+                            (2 if ctrl_c.hit else 0) | (1 if stop else 0),
+                            op=D._mpi().BOR)
+                        stop = bool(flags & 1)
+                        ctrl_c.hit = bool(flags & 2)
                     self._report(bar, hist, last)
                     if ctrl_c.hit:
                         hist.interrupted = True
@@ -706,12 +816,25 @@ class Trainer:
                                       np.array(total / n)))
         return loss, (correct / n if classify else None)
 
+    def _val_comm(self, Xv, Yv, classify, D):
+        """Validation loss and accuracy over all ranks' validation rows."""
+        m = self.model
+        nv = Xv.shape[0]
+        acc = m.score(Xv, Yv) * nv if classify else 0.0
+        tot = np.array([m.loss(Xv, Yv) * nv, nv, acc], np.float64)
+        MPI = D._mpi()
+        self.comm.Allreduce(MPI.IN_PLACE, tot, op=MPI.SUM)
+        return float(tot[0] / tot[1]), float(tot[2] / tot[1])
+
     def _record(self, hist, e, done, step_loss, gn, lrs, secs, n, batch,
-                stride):
+                stride, sizes=None):
         """One (possibly partial) epoch of ``done`` steps into ``hist``."""
-        sizes = np.full(done, batch, np.float64)
-        if self.sampling == "epoch" and done * batch > n:
-            sizes[-1] = n - batch * (done - 1)
+        if sizes is not None:   # global rows of every step (comm)
+            sizes = np.asarray(sizes, np.float64)
+        else:
+            sizes = np.full(done, batch, np.float64)
+            if self.sampling == "epoch" and done * batch > n:
+                sizes[-1] = n - batch * (done - 1)
         hist.epoch.append(e)
         hist.loss.append(float(np.dot(step_loss[:done], sizes) / sizes.sum()))
         hist.lr.append(float(lrs[0]))
