@@ -243,6 +243,7 @@ def update_segments(params, grad, segments, hy, st, lr, t, gscale, part,
     a 16-32-1 net: 146 ns with the rule's own arrays, 326 ns with a tuple of
     7 arrays passed along).
     """
+    m, v, aux = st.m, st.v, st.aux   # bound once, not per segment
     bad = 0
     for s in range(segments.shape[0]):
         a = segments[s, 0]
@@ -255,18 +256,18 @@ def update_segments(params, grad, segments, hy, st, lr, t, gscale, part,
         wd = hy.weight_decay if segments[s, 2] != 0 else 0.0
         # the slots of OptState by the names of each rule's buffers
         if hy.rule == RULE_SGD:
-            bad += sgd_rule(params, grad, st.m, a, b, lr, gscale, wd,
+            bad += sgd_rule(params, grad, m, a, b, lr, gscale, wd,
                             hy.momentum, hy.nesterov)
         elif hy.rule == RULE_ADAM:
-            bad += adam_rule(params, grad, st.m, st.v, st.aux, a, b, lr,
+            bad += adam_rule(params, grad, m, v, aux, a, b, lr,
                              gscale, wd, t, hy.beta1, hy.beta2, hy.eps,
                              hy.decoupled, hy.amsgrad)
         elif hy.rule == RULE_RMSPROP:
-            bad += rmsprop_rule(params, grad, st.v, st.aux, st.m, a, b, lr,
+            bad += rmsprop_rule(params, grad, v, aux, m, a, b, lr,
                                 gscale, wd, hy.alpha, hy.eps, hy.momentum,
                                 hy.centered)
         elif hy.rule == RULE_ADAGRAD:
-            bad += adagrad_rule(params, grad, st.v, a, b, lr, gscale, wd, t,
+            bad += adagrad_rule(params, grad, v, a, b, lr, gscale, wd, t,
                                 hy.lr_decay, hy.eps)
         else:
             raise ValueError("jitmlp kernel: unknown optimizer rule")
