@@ -1,11 +1,13 @@
 """scikit-learn compatible estimators: check_estimator and real use."""
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
 from sklearn.datasets import load_digits, make_regression  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -149,6 +151,8 @@ def test_batchnorm_any_sample_count_no_error_no_spurious_warning(
                     early_stopping=early_stopping)
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
+                # max_iter=2 does not converge: scikit-learn's warning is due
+                warnings.simplefilter("ignore", ConvergenceWarning)
                 if too_small:
                     with pytest.raises(ValueError, match="at least 2 training"
                                        if not early_stopping else
@@ -167,6 +171,7 @@ def test_batchnorm_batch_size_201_and_explicit_choices():
     X, y = _data(300)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.simplefilter("ignore", ConvergenceWarning)
         m = jm.MLPRegressor((3,), norm="batch", max_iter=1).fit(X[:201],
                                                                 y[:201])
         assert m.trainer_.batch_size == 201  # one batch, not 200 + 1
@@ -293,3 +298,13 @@ def test_pandas_nullable_frames():
     with pytest.raises(ValueError, match=r"y contains 1 missing"):
         jm.MLPClassifier((4,), max_iter=2).fit(
             X, pd.Series(labels, dtype="Int64").mask(np.arange(40) == 0))
+
+
+def test_max_iter_without_convergence_warns_as_scikit_learn():
+    X, y = _data(60)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(3\\)"):
+        jm.MLPRegressor((4,), max_iter=3, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = jm.MLPRegressor((4,), max_iter=1, random_state=0)
+        m.partial_fit(X, y)          # partial_fit never warns, as sklearn

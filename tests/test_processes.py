@@ -443,9 +443,16 @@ def test_first_compile_prints_one_line(capsys):
     err = capsys.readouterr().err
     assert err.count("compiling the training kernels for float32") == 1
     assert "once per machine" in err
-    cached = FakeDispatcher([(("Net(array(float32, 1d, C))",), "magic")])
+    net32 = ("(Net(readonly array(int64, 2d, C), readonly array(int64, 2d, "
+             "C), array(float32, 1d, C), array(float32, 1d, C), int64, "
+             "float64, float64), Array(float64, 1, 'C'))")
+    cached = FakeDispatcher([((net32,), "magic")])
     _compile.notice(cached, "training", "float32")
     assert capsys.readouterr().err == ""
+    # a float32 kernel with float64 arguments is no float64 kernel (found
+    # by a new user: the float64 training compile went unannounced)
+    _compile.notice(cached, "training", "float64")
+    assert "for float64" in capsys.readouterr().err
     broken = FakeDispatcher([])
     broken._cache = None                               # no cache at all
     _compile.notice(broken, "prediction", "float64")

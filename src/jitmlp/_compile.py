@@ -8,9 +8,16 @@ compiled version of that dtype; when there is none, one line goes to stderr
 saying what compiles and that it happens once.  Reading the index is cheap
 (a small pickle) and done once per kernel and dtype per process.
 """
+import re
 import sys
 
 _checked = set()
+# the dtype of Net.params, the first float array of every entry kernel's
+# signature (float64 arrays of other arguments, e.g. the learning rates, must
+# not count: a float32 training kernel is no float64 one)
+_NET_PARAMS = re.compile(r"Net\((?:readonly )?array\(int64, 2d, C\), "
+                         r"(?:readonly )?array\(int64, 2d, C\), "
+                         r"array\((float32|float64)")
 
 
 def _cached_dtypes(dispatcher):
@@ -23,9 +30,13 @@ def _cached_dtypes(dispatcher):
     found = set()
     for key in index:
         sig = str(key[0]) if isinstance(key, tuple) and key else str(key)
-        for name in ("float32", "float64"):
-            if f"array({name}" in sig:
-                found.add(name)
+        m = _NET_PARAMS.search(sig)
+        if m:
+            found.add(m.group(1))
+        else:   # a kernel without Net: its first float array
+            m = re.search(r"array\((float32|float64)", sig)
+            if m:
+                found.add(m.group(1))
     return found
 
 
@@ -36,8 +47,10 @@ def notice(dispatcher, what, dtype):
     if key in _checked:
         return
     _checked.add(key)
-    if any(str(dtype) in str(sig) for sig in dispatcher.signatures):
-        return
+    for sig in dispatcher.signatures:
+        m = _NET_PARAMS.search(str(sig))
+        if m and m.group(1) == str(dtype):
+            return
     cached = _cached_dtypes(dispatcher)
     if cached is not None and str(dtype) in cached:
         return

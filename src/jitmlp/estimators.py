@@ -321,15 +321,15 @@ class _BaseMLP(BaseEstimator):
                           and self.learning_rate == "adaptive"))]
             if stopper is None:
                 self.validation_scores_ = self.best_validation_score_ = None
-                return self._train(X, Y, self.max_iter, batch)
+                return self._train(X, Y, self.max_iter, batch, warn=True)
         else:
             self._make(X.shape[1], n_outputs, seed, stopper)
         if stopper is None:
-            return self._train(X, Y, self.max_iter, batch)
+            return self._train(X, Y, self.max_iter, batch, warn=True)
         self.validation_scores_ = stopper.scores
         self.best_validation_score_ = -np.inf
         try:
-            self._train(X, Y, self.max_iter, batch)
+            self._train(X, Y, self.max_iter, batch, warn=True)
         finally:
             # whatever stopped training (patience, max_iter, an error), end
             # with the best validation epoch's parameters, as scikit-learn
@@ -375,7 +375,7 @@ class _BaseMLP(BaseEstimator):
             return _onnx.build(self.model_, **kw)
         return _onnx.save(self.model_, path, **kw)
 
-    def _train(self, X, Y, epochs, batch=None):
+    def _train(self, X, Y, epochs, batch=None, warn=False):
         if self.solver == "lbfgs":
             return self._train_lbfgs(X, Y)
         batch = self._batch(X.shape[0]) if batch is None else batch
@@ -391,6 +391,12 @@ class _BaseMLP(BaseEstimator):
         self.loss_ = self.loss_curve_[-1]
         if self.best_loss_ is not None:
             self.best_loss_ = min(self.best_loss_, min(hist.loss))
+        if warn and len(hist.loss) == epochs and not hist.interrupted:
+            # fit ran every epoch without a stopping rule firing
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations "
+                          f"({self.max_iter}) reached and the optimization "
+                          f"hasn't converged yet.", ConvergenceWarning,
+                          stacklevel=4)
         return self
 
     def _train_lbfgs(self, X, Y):

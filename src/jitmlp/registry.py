@@ -153,6 +153,7 @@ class Loss:
     predict: object           # h -> predictions
     proba: object = None      # h -> probabilities, or None
     aliases: tuple = field(default=())
+    formula: str = ""         # the per-sample loss, as documented
 
     @property
     def classify(self):
@@ -177,14 +178,16 @@ def _ce_delta(h, y):
 LOSSES = {l.name: l for l in (
     Loss("squared", C.LOSS_SQUARED, "regression", "values", 1, None,
          value=lambda h, y: 0.5 * ((h - y) ** 2).sum(axis=1),
-         delta=lambda h, y: h - y, predict=_raw),
+         delta=lambda h, y: h - y, predict=_raw,
+         formula="0.5 ||y - h||^2"),
     Loss("logistic", C.LOSS_LOGISTIC, "binary", "sign", 1, 1,
          value=lambda h, y: softplus(-y[:, 0] * h[:, 0]),
          delta=lambda h, y: (-y[:, 0] * sigmoid(-y[:, 0] * h[:, 0]))[:, None],
-         predict=_sign_labels, proba=_two_columns),
+         predict=_sign_labels, proba=_two_columns,
+         formula="log(1 + exp(-y h)), y in {-1, +1}, stable"),
     Loss("cross_entropy", C.LOSS_CROSS_ENTROPY, "multiclass", "class", 2,
          None, value=_ce_value, delta=_ce_delta, predict=_argmax,
-         proba=_softmax),
+         proba=_softmax, formula="logsumexp(h) - h_y, y a class index"),
 )}
 
 
