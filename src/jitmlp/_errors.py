@@ -9,6 +9,12 @@ class DivergenceError(FloatingPointError):
     step count counts only the steps made, and ``history`` holds what was
     trained before, the interrupted epoch included.
 
+    Parameters
+    ----------
+    msg : str
+    epoch, step : int or None
+    history : History or None
+
     Attributes
     ----------
     epoch : int

@@ -122,7 +122,17 @@ def set_num_threads(n):
     machine's cores): more BLAS threads than cores wait on each other
     (measured on 2 cores, a 512-wide epoch: 0.71 s with 2 threads, 11.3 s
     with 8, 46 s with 1000).  Takes effect at once, also when called before
-    the first fit.  Returns the previous Numba thread count.
+    the first fit.
+
+    Parameters
+    ----------
+    n : int >= 1
+        Threads for Numba's parallel loops and for BLAS.
+
+    Returns
+    -------
+    int
+        The previous Numba thread count.
 
     Raises
     ------

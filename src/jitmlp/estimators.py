@@ -614,10 +614,47 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return float(r2_score(Yv, P))
 
     def fit(self, X, y):
+        """Fit the network to ``X``, ``y`` (``max_iter`` epochs at most).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_features)
+        y : array_like, shape (n,) or (n, n_outputs)
+
+        Returns
+        -------
+        MLPRegressor
+            ``self``.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Invalid data or parameters (before anything changes).
+        jitmlp.DivergenceError
+            Training diverged (the model keeps its last finite parameters).
+        """
         X, Y = self._prepare(X, y, reset=True)
         return self._fit(X, Y, Y.shape[1])
 
     def partial_fit(self, X, y):
+        """One epoch over ``X``, ``y``, going on from the current state.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_features)
+        y : array_like, shape (n,) or (n, n_outputs)
+
+        Returns
+        -------
+        MLPRegressor
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            ``early_stopping=True`` or ``solver='lbfgs'`` (as scikit-learn),
+            invalid data.
+        """
         self._check_partial_fit()
         first = not hasattr(self, "model_")
         X, Y = self._prepare(X, y, reset=first)
@@ -628,6 +665,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return self._train(X, Y, 1)
 
     def predict(self, X):
+        """Predictions, shape (n,) for a 1-D training ``y``, else (n, k).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_features)
+
+        Returns
+        -------
+        ndarray of float
+        """
         check_is_fitted(self, "model_")
         X = _check_X_kind(self, X)
         X = validate_data(self, X, reset=False,
@@ -646,6 +693,33 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     per sample: multi-label indicator ``y`` is not supported yet (it comes
     with the binary_cross_entropy loss).  With early_stopping,
     ``validation_scores_`` holds the accuracy on the held-out rows.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (100,)
+    activation : str, default "relu"
+        Any name of :data:`jitmlp.registry.ACTIVATIONS` ("logistic" too).
+    norm : {None, "batch", "layer"}
+    residual : bool
+    solver : {"adam", "sgd", "lbfgs"}
+    alpha : float >= 0
+        Coefficient of ``0.5 ||W||^2`` added to the mean loss.
+    batch_size : int or "auto" (``min(200, n)``)
+    learning_rate : {"constant", "invscaling", "adaptive"} (solver "sgd")
+    learning_rate_init, power_t, max_iter, shuffle, random_state, tol,
+    momentum, nesterovs_momentum, early_stopping, validation_fraction,
+    n_iter_no_change, beta_1, beta_2, epsilon, max_fun, warm_start, verbose
+        As :class:`sklearn.neural_network.MLPClassifier`.
+    dtype : {"float64", "float32"}
+
+    Attributes
+    ----------
+    classes_, coefs_, intercepts_, n_layers_, n_outputs_, out_activation_,
+    loss_, loss_curve_, best_loss_, validation_scores_,
+    best_validation_score_, n_iter_, t_, n_features_in_
+        As scikit-learn's MLP (``out_activation_`` is always "softmax").
+    model_ : MLP
+    trainer_ : Trainer
     """
 
     _loss = "cross_entropy"
@@ -704,10 +778,51 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return float(np.mean(np.argmax(model.forward(Xv), axis=1) == yv))
 
     def fit(self, X, y):
+        """Fit the network to ``X`` and the labels ``y``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_features)
+        y : array_like, shape (n,)
+            Labels of any type (at least 2 classes).
+
+        Returns
+        -------
+        MLPClassifier
+            ``self``.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Invalid data or parameters (before anything changes).
+        jitmlp.DivergenceError
+            Training diverged.
+        """
         X, y = self._prepare(X, y, reset=True)
         return self._fit(X, y, len(self.classes_), stratify=True)
 
     def partial_fit(self, X, y, classes=None):
+        """One epoch over ``X``, ``y``, going on from the current state.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_features)
+        y : array_like, shape (n,)
+        classes : array_like, optional
+            Every label; required on the first call, and the same set on
+            later calls (as scikit-learn).
+
+        Returns
+        -------
+        MLPClassifier
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            Missing or different ``classes``, unseen labels,
+            ``early_stopping=True`` or ``solver='lbfgs'``.
+        """
         self._check_partial_fit()
         first = not hasattr(self, "model_")
         if first and classes is None:
@@ -728,6 +843,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._train(X, y, 1)
 
     def predict_proba(self, X):
+        """Class probabilities (softmax), shape (n, n_classes), in the order
+        of ``classes_``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_features)
+
+        Returns
+        -------
+        ndarray of float
+        """
         check_is_fitted(self, "model_")
         X = _check_X_kind(self, X)
         X = validate_data(self, X, reset=False,
@@ -735,5 +861,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self.model_.predict_proba(X).astype(np.float64)
 
     def predict(self, X):
+        """Predicted labels (``classes_[argmax]``), shape (n,).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_features)
+
+        Returns
+        -------
+        ndarray
+        """
         check_is_fitted(self, "model_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

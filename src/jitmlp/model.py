@@ -36,17 +36,20 @@ class MLP:
     sizes : sequence of int
         Layer widths, input first and output last; ``[d, out]`` (no hidden
         layer) is a linear model.
-    activation : {"relu", "leaky_relu", "tanh", "sigmoid", "identity", "gelu", "elu"}
-        phi of every hidden layer (leaky_relu has slope 0.01, elu alpha 1,
-        gelu is the exact erf form).
+    activation : str, default "relu"
+        phi of every hidden layer, a name of :data:`jitmlp.registry.ACTIVATIONS`:
+        "relu", "leaky_relu" (slope 0.01), "tanh", "sigmoid" (alias
+        "logistic"), "identity", "gelu" (exact erf form), "elu" (alpha 1),
+        "silu", "softplus".
     norm : {None, "batch", "layer"}
         Normalisation of every hidden pre-activation before phi.  With
         "batch" the hidden layers carry no bias.
     residual : bool
         ``x^(l) = x^(l-1) + phi(z^(l))`` for hidden layers with equal widths.
-    loss : {"squared", "logistic", "cross_entropy"}
-        Mean over the batch of ``0.5||y-h||^2``, ``log(1+exp(-y h))`` with
-        y in {-1, 1}, or ``-log softmax(h)_y`` with integer y.
+    loss : str, default "squared"
+        A name of :data:`jitmlp.registry.LOSSES`: mean over the batch of
+        ``0.5||y-h||^2``, ``log(1+exp(-y h))`` with y in {-1, 1}, or
+        ``-log softmax(h)_y`` with integer y.
     init : {"he", "xavier", "lecun"}
         ``W ~ N(0, init_scale^2 * 2/n_in)``, ``N(0, init_scale^2 * 2/(n_in+n_out))``
         or ``N(0, init_scale^2/n_in)``; biases 0, gamma 1, beta 0.
@@ -187,14 +190,17 @@ class MLP:
 
     @property
     def n_outputs(self):
+        """int: width of the output layer (``sizes[-1]``)."""
         return self.sizes[-1]
 
     @property
     def n_features(self):
+        """int: number of input features (``sizes[0]``)."""
         return self.sizes[0]
 
     @property
     def n_params(self):
+        """int: number of trainable parameters (``params.size``)."""
         return self.params.size
 
     @property
@@ -208,12 +214,18 @@ class MLP:
                      "every buffer and output")
     sizes = property(lambda self: tuple(self._config["sizes"]),
                      doc="layer widths [d, K1, ..., KL, out]")
-    activation = property(lambda self: self._config["activation"])
-    norm = property(lambda self: self._config["norm"])
-    residual = property(lambda self: self._config["residual"])
-    loss_name = property(lambda self: self._config["loss"])
-    bn_momentum = property(lambda self: self._config["bn_momentum"])
-    norm_eps = property(lambda self: self._config["norm_eps"])
+    activation = property(lambda self: self._config["activation"],
+                          doc="str: phi of the hidden layers (registry name)")
+    norm = property(lambda self: self._config["norm"],
+                    doc="None, 'batch' or 'layer'")
+    residual = property(lambda self: self._config["residual"],
+                        doc="bool: skip connections on equal-width layers")
+    loss_name = property(lambda self: self._config["loss"],
+                         doc="str: the loss (registry name)")
+    bn_momentum = property(lambda self: self._config["bn_momentum"],
+                           doc="float: m of the running statistics' EMA")
+    norm_eps = property(lambda self: self._config["norm_eps"],
+                        doc="float > 0: eps in sqrt(var + eps)")
     @property
     def layout(self):
         """The :class:`~jitmlp._layout.Layout` of this architecture: the
@@ -300,8 +312,23 @@ class MLP:
 
     # ------------------------------------------------------------------- modes
     def train(self, mode=True):
-        """Switch to training mode (BatchNorm uses batch statistics);
-        ``train(False)`` is :meth:`eval`."""
+        """Switch to training mode (BatchNorm uses batch statistics).
+
+        Parameters
+        ----------
+        mode : bool, default True
+            ``train(False)`` is :meth:`eval`.
+
+        Returns
+        -------
+        MLP
+            ``self``.
+
+        Raises
+        ------
+        TypeError
+            ``mode`` is not a bool.
+        """
         self.training = mode
         return self
 
@@ -324,8 +351,33 @@ class MLP:
         return out
 
     def param_views(self, flat):
-        """Dict name -> view of ``flat``, any 1-D array in the layout of
-        ``params`` (a gradient, an optimizer moment): trainable entries only."""
+        """Named views of a flat array in the layout of ``params``.
+
+        Parameters
+        ----------
+        flat : ndarray, shape (n_params,)
+            A gradient, an optimizer moment, a mask: any 1-D array laid out
+            as ``params``.
+
+        Returns
+        -------
+        dict of str -> ndarray
+            Trainable entries only (``hidden.{i}.W`` (n_in, n_out),
+            ``.b``, ``.gamma``, ``.beta``, ``out.W``, ``out.b``), views.
+
+        Raises
+        ------
+        ValueError
+            ``flat`` does not have shape ``(n_params,)``.
+
+        Examples
+        --------
+        >>> import jitmlp as jm, numpy as np
+        >>> m = jm.MLP([3, 4, 1], seed=0)
+        >>> loss, g = m.loss_and_grad(np.ones((2, 3)), np.zeros(2))
+        >>> m.param_views(g)["hidden.0.W"].shape
+        (3, 4)
+        """
         flat = np.asarray(flat)
         if flat.shape != self.params.shape:
             raise ValueError(f"expected an array of shape {self.params.shape}; "
@@ -335,8 +387,22 @@ class MLP:
                 if buf == "params"}
 
     def load_state_dict(self, state):
-        """Copy values in; a missing, unexpected or mis-shaped entry raises
-        ValueError naming it, and nothing is changed."""
+        """Copy the values of a :meth:`state_dict` in (PyTorch's semantics).
+
+        Parameters
+        ----------
+        state : dict of str -> array_like
+            Every entry of :meth:`state_dict`, each of its shape; values are
+            cast to the model's dtype.  Entries may be views of this model.
+
+        Raises
+        ------
+        ValueError
+            A missing, unexpected or mis-shaped entry, or NaN/inf values
+            (named); nothing is changed then.
+        TypeError
+            ``state`` is not a dict or an entry is not numeric.
+        """
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict; got {type(state).__name__}")
         own = {name: shape for name, _, _, shape in self._layout.entries}
@@ -551,9 +617,24 @@ class MLP:
         return loss, self._finite_output("loss_and_grad (gradient)", grad)
 
     def preactivations(self, X):
-        """Diagnostics: the pre-activations z^(1..L) of every hidden layer
-        (before normalisation) and h, in the current mode, as a list of
-        (n, K_l) arrays.  Plain numpy, for plots and checks, not for speed."""
+        """Diagnostics: the pre-activations of every layer, in plain numpy.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, d)
+
+        Returns
+        -------
+        list of ndarray
+            z^(1..L) of the hidden layers (before normalisation), shapes
+            (n, K_l), then h (n, out), in the current mode; for plots and
+            checks, not for speed.
+
+        Raises
+        ------
+        ValueError
+            Invalid ``X``; BatchNorm in training mode with one row.
+        """
         Xc = self._check_X(X)
         if self._batch_norm_in_training() and Xc.shape[0] < 2:
             raise ValueError(V.BN_TWO_ROWS + f"; got {Xc.shape[0]} sample")
@@ -586,7 +667,26 @@ class MLP:
         return [o.astype(self.dtype, copy=False) for o in out]
 
     def score(self, X, y):
-        """Accuracy for classification losses, R^2 for the squared loss."""
+        """Accuracy (classification losses) or R^2 (squared loss).
+
+        Parameters
+        ----------
+        X : array_like, shape (n, d)
+        y : array_like
+            Targets as for :meth:`loss`.
+
+        Returns
+        -------
+        float
+            Mean accuracy, or R^2 summed over outputs (0.0 for constant y).
+
+        Raises
+        ------
+        ValueError
+            Invalid input, or R^2 of a single sample.
+        NonFiniteOutputError
+            The network overflows on ``X``.
+        """
         yp = self.predict(X)
         Yc = self._check_y(y, yp.shape[0])
         if not self._loss.classify:

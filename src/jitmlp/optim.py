@@ -44,6 +44,20 @@ class Optimizer:
 
     Subclasses set ``rule`` and implement :meth:`_buffers`, :meth:`_hyper`
     and :meth:`get_config`.
+
+    Parameters
+    ----------
+    lr : float > 0
+        Learning rate (a schedule of the Trainer may vary it per step).
+    weight_decay : float >= 0
+        Decay of the weight matrices W only (never b, gamma, beta).
+
+    Attributes
+    ----------
+    t : int
+        Optimizer steps made (the bias corrections' t).
+    state : dict of str -> ndarray or None
+        The state buffers (PyTorch's names, shape (n_params,)) once bound.
     """
 
     rule = None   # a consts.RULE_* code; None: not an optimizer on its own
@@ -103,6 +117,16 @@ class Optimizer:
         refused (or, before the first step, replaced by fresh zeros).
         Hyper-parameters and ``t`` are plain attributes a user may set between
         fits: they are checked again here.
+
+        Parameters
+        ----------
+        model : MLP
+
+        Raises
+        ------
+        ValueError, TypeError
+            Invalid hyper-parameters, step count or state buffers (a state
+            of another model after the first step).
         """
         type(self)(**self.get_config())
         self.hyper()
@@ -158,8 +182,18 @@ class Optimizer:
     def step(self, model, grad, lr=None):
         """Apply one update to ``model.params`` from ``grad`` (same layout).
 
+        Parameters
+        ----------
+        model : MLP
+        grad : array_like, shape (n_params,)
+            The gradient in the layout of ``model.params`` (not modified).
+        lr : float, optional
+            This step's learning rate (default ``self.lr``).
+
         Raises
         ------
+        ValueError, TypeError
+            A malformed or non-finite ``grad``, invalid settings.
         DivergenceError
             The update would make parameters non-finite; it was undone (the
             parameters are as before, the state restarts from zero).
@@ -200,6 +234,11 @@ class Optimizer:
 
     def load_state_dict(self, state):
         """Restore what :meth:`state_dict` returned (resumes exactly).
+
+        Parameters
+        ----------
+        state : dict
+            ``{"class", "hyper", "t", "state"}`` as :meth:`state_dict` gives.
 
         Raises
         ------
@@ -358,6 +397,15 @@ class AdamW(Adam):
     torch.optim.AdamW).
 
     ``p *= 1 - lr wd`` (W only), then Adam without the L2 term.
+
+    Parameters
+    ----------
+    lr : float > 0
+    betas : (float, float) in [0, 1)
+    eps : float > 0
+    weight_decay : float >= 0, default 1e-2
+        Decoupled: applied to the parameters, not added to the gradient.
+    amsgrad : bool
     """
 
     _decoupled = True

@@ -12,7 +12,14 @@ from . import _validation as V
 
 
 class Schedule:
-    """Base class; subclasses implement :meth:`values`."""
+    """Base class; subclasses implement :meth:`values`.
+
+    ``values(t, base_lr)`` maps an int64 array of optimizer step indices
+    (0-based) and the optimizer's rate to float64 rates, vectorised; the
+    Trainer evaluates it once per epoch.  Stateful schedules override
+    :meth:`observe`, :meth:`state_dict`, :meth:`load_state_dict`,
+    :meth:`reset`.  No constructor parameters.
+    """
 
     def values(self, t, base_lr):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -42,14 +49,22 @@ class Schedule:
 
 
 class Constant(Schedule):
-    """``lr_t = lr``."""
+    """``lr_t = lr``: the optimizer's own rate at every step (no parameters)."""
 
     def values(self, t, base_lr):
         return np.full(np.shape(t), float(base_lr))
 
 
 class StepDecay(Schedule):
-    """``lr_t = lr * gamma ** floor(t / step_size)``."""
+    """``lr_t = lr * gamma ** floor(t / step_size)``.
+
+    Parameters
+    ----------
+    step_size : int >= 1
+        Optimizer steps between two decays.
+    gamma : float > 0
+        Factor per decay.
+    """
 
     def __init__(self, step_size, gamma=0.1):
         self.step_size = V.positive_int("step_size", step_size)
@@ -60,7 +75,13 @@ class StepDecay(Schedule):
 
 
 class Exponential(Schedule):
-    """``lr_t = lr * gamma ** t``."""
+    """``lr_t = lr * gamma ** t``.
+
+    Parameters
+    ----------
+    gamma : float > 0
+        Factor per optimizer step.
+    """
 
     def __init__(self, gamma):
         self.gamma = V.real("gamma", gamma, low=0.0, low_open=True)
@@ -70,7 +91,13 @@ class Exponential(Schedule):
 
 
 class InverseScaling(Schedule):
-    """scikit-learn's 'invscaling': ``lr_t = lr / (t + 1) ** power_t``."""
+    """``lr_t = lr / (t + 1) ** power_t`` per optimizer step (the estimators'
+    learning_rate='invscaling' follows scikit-learn's per-epoch variant).
+
+    Parameters
+    ----------
+    power_t : float >= 0
+    """
 
     def __init__(self, power_t=0.5):
         self.power_t = V.real("power_t", power_t, low=0.0)
@@ -85,6 +112,17 @@ class Cosine(Schedule):
     ``lr_t = eta_min + (lr - eta_min) (1 + cos(pi t_cur / T_i)) / 2`` where,
     without restarts, ``t_cur = min(t, T)``, ``T_i = T``; with
     ``restarts=True`` the period restarts at ``T, T + T*t_mult, ...``.
+
+    Parameters
+    ----------
+    T : int >= 1
+        Optimizer steps of the (first) period.
+    eta_min : float >= 0
+        The floor.
+    restarts : bool
+        Warm restarts (SGDR).
+    t_mult : int >= 1
+        Growth of the period at each restart.
     """
 
     def __init__(self, T, eta_min=0.0, restarts=False, t_mult=1):
@@ -121,7 +159,17 @@ class Cosine(Schedule):
 
 class LinearWarmup(Schedule):
     """``lr_t = lr * (start + (1 - start) * (t + 1) / warmup)`` for
-    ``t < warmup``, then ``after`` evaluated at ``t - warmup``."""
+    ``t < warmup``, then ``after`` evaluated at ``t - warmup``.
+
+    Parameters
+    ----------
+    warmup : int >= 1
+        Optimizer steps of the linear ramp.
+    after : Schedule, optional
+        The schedule after the ramp (default :class:`Constant`).
+    start : float in [0, 1]
+        Fraction of the rate at the first step.
+    """
 
     def __init__(self, warmup, after=None, start=0.0):
         self.warmup = V.positive_int("warmup", warmup)
@@ -154,7 +202,16 @@ class LinearWarmup(Schedule):
 class ReduceOnPlateau(Schedule):
     """scikit-learn's 'adaptive': the rate is divided by ``1/factor`` (5)
     each time ``patience`` (2) consecutive epochs fail to lower the monitored
-    loss by at least ``tol``; never below ``min_lr``."""
+    loss by at least ``tol``; never below ``min_lr``.
+
+    Parameters
+    ----------
+    factor : float in (0, 1)
+    patience : int >= 1
+        Epochs without improvement before a reduction.
+    tol : float >= 0
+    min_lr : float >= 0
+    """
 
     def __init__(self, factor=0.2, patience=2, tol=1e-4, min_lr=0.0):
         self.factor = V.real("factor", factor, low=0.0, high=1.0,

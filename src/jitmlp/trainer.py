@@ -69,6 +69,7 @@ class History:
         return getattr(self, key)
 
     def as_dict(self):
+        """The per-epoch lists as a JSON-serialisable dict (``KEYS``)."""
         d = {k: list(getattr(self, k)) for k in self.KEYS}
         d["grad_norms"] = [g.tolist() for g in self.grad_norms]
         return d
@@ -379,6 +380,12 @@ class Trainer:
     def load_state_dict(self, state):
         """Restore what :meth:`state_dict` returned.
 
+        Parameters
+        ----------
+        state : dict
+            ``{"epoch", "seed", "optimizer", "schedule"}`` as returned by
+            :meth:`state_dict`.
+
         Raises
         ------
         ValueError, TypeError
@@ -506,6 +513,12 @@ class Trainer:
     # ------------------------------------------------------------- training
     def step(self, X_batch, y_batch):
         """Exactly one optimizer step on exactly this batch, in training mode.
+
+        Parameters
+        ----------
+        X_batch : array_like, shape (B, d)
+        y_batch : array_like
+            Targets as for :meth:`MLP.loss` (B rows).
 
         Returns
         -------
