@@ -134,6 +134,14 @@ def set_num_threads(n):
     int
         The previous Numba thread count.
 
+    Examples
+    --------
+    >>> import jitmlp as jm
+    >>> previous = jm.set_num_threads(1)   # one core, e.g. per MPI rank
+    >>> jm.get_num_threads()
+    1
+    >>> _ = jm.set_num_threads(previous)
+
     Raises
     ------
     TypeError, ValueError

@@ -73,6 +73,15 @@ class MLP:
         The running statistics of BatchNorm (empty without it).
     training : bool
         True in training mode (the initial mode, as in PyTorch).
+
+    Examples
+    --------
+    >>> import numpy as np, jitmlp as jm
+    >>> model = jm.MLP([4, 16, 3], loss="cross_entropy", seed=0)
+    >>> model.n_params, model.state_dict()["hidden.0.W"].shape
+    (131, (4, 16))
+    >>> model.predict(np.zeros((2, 4))).shape
+    (2,)
     """
 
     def __init__(self, sizes, *, activation="relu", norm=None, residual=False,

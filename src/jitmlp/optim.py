@@ -328,6 +328,12 @@ class SGD(Optimizer):
     momentum : float in [0, 1)
     nesterov : bool (needs momentum > 0)
     weight_decay : float >= 0, the L2 coefficient on W
+
+    Examples
+    --------
+    >>> import jitmlp as jm
+    >>> jm.SGD(lr=0.1, momentum=0.9, nesterov=True)
+    SGD(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.0)
     """
 
     rule = C.RULE_SGD
@@ -367,6 +373,15 @@ class Adam(Optimizer):
     eps : float > 0
     weight_decay : float >= 0
     amsgrad : bool
+
+    Examples
+    --------
+    >>> import numpy as np, jitmlp as jm
+    >>> model = jm.MLP([2, 8, 1], seed=0)
+    >>> opt = jm.Adam(lr=1e-2, amsgrad=True)
+    >>> _, grad = model.loss_and_grad(np.ones((4, 2)), np.zeros(4))
+    >>> opt.step(model, grad); opt.t, sorted(opt.state)
+    (1, ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'])
     """
 
     rule = C.RULE_ADAM
@@ -431,6 +446,12 @@ class RMSprop(Optimizer):
     momentum : float in [0, 1)
     centered : bool
     weight_decay : float >= 0
+
+    Examples
+    --------
+    >>> import jitmlp as jm
+    >>> jm.RMSprop(lr=1e-3, centered=True)._buffers()
+    ('square_avg', 'grad_avg')
     """
 
     rule = C.RULE_RMSPROP
@@ -471,6 +492,12 @@ class Adagrad(Optimizer):
     lr_decay : float >= 0
     eps : float > 0
     weight_decay : float >= 0
+
+    Examples
+    --------
+    >>> import jitmlp as jm
+    >>> jm.Adagrad(lr=0.05, lr_decay=1e-3)
+    Adagrad(lr=0.05, lr_decay=0.001, eps=1e-10, weight_decay=0.0)
     """
 
     rule = C.RULE_ADAGRAD

@@ -123,6 +123,13 @@ class Cosine(Schedule):
         Warm restarts (SGDR).
     t_mult : int >= 1
         Growth of the period at each restart.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jitmlp.schedules import Cosine
+    >>> Cosine(T=4).values(np.arange(5), 1.0).round(3).tolist()
+    [1.0, 0.854, 0.5, 0.146, 0.0]
     """
 
     def __init__(self, T, eta_min=0.0, restarts=False, t_mult=1):
@@ -169,6 +176,13 @@ class LinearWarmup(Schedule):
         The schedule after the ramp (default :class:`Constant`).
     start : float in [0, 1]
         Fraction of the rate at the first step.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jitmlp.schedules import LinearWarmup, StepDecay
+    >>> LinearWarmup(2, after=StepDecay(2)).values(np.arange(5), 1.0).tolist()
+    [0.5, 1.0, 1.0, 1.0, 0.1]
     """
 
     def __init__(self, warmup, after=None, start=0.0):
