@@ -414,8 +414,12 @@ class Trainer:
                 }.get(code, "training diverged")
 
     # ------------------------------------------------------------- training
-    def step(self, X_batch, y_batch):
+    def step(self, X_batch, y_batch, sample_weight=None):
         """Exactly one optimizer step on exactly this batch, in training mode.
+
+        ``sample_weight`` (shape (B,), finite, >= 0, not all zero): the batch
+        loss is ``sum_i w_i l_i / sum_i w_i``.  Dropout uses the masks of
+        optimizer step ``t`` (the same as :meth:`fit` on the same batches).
 
         Returns
         -------
@@ -432,7 +436,7 @@ class Trainer:
         """
         m = self.model
         X = m._check_X(X_batch)
-        Y = m._check_y(y_batch, X.shape[0])
+        Y = m._check_yw(y_batch, X.shape[0], sample_weight)
         B = X.shape[0]
         if m.norm == "batch" and B < 2:
             raise ValueError(V.BN_TWO_ROWS + f"; this batch has {B}")
@@ -458,7 +462,8 @@ class Trainer:
         tr, va = np.sort(perm[n_val:]), np.sort(perm[:n_val])
         return X[tr], Y[tr], X[va], Y[va]
 
-    def fit(self, X, y, validation_data=None, *, epochs=None, reset=False):
+    def fit(self, X, y, validation_data=None, *, epochs=None, reset=False,
+            sample_weight=None):
         """Train for ``epochs`` (default: the constructor's) more epochs.
 
         Continues where the last fit stopped (optimizer state, step count,
@@ -478,6 +483,15 @@ class Trainer:
             Epochs of this call (default: the constructor's).
         reset : bool
             Start over (:meth:`reset`) first.
+        sample_weight : array_like of shape (n,), optional
+            Finite, >= 0, not all zero.  Each batch's loss is then
+            ``sum_i w_i l_i / sum_i w_i`` (rows of weight 0 have no effect on
+            the gradient), the epoch's ``loss`` the weighted mean over the
+            epoch.  A batch whose weights sum to 0 is skipped: no update
+            (parameters, optimizer state and running statistics stay), but
+            it counts as a step (the step count ``t``, the schedule and the
+            dropout masks move on as if it had been made).  Validation
+            (``validation_data`` or ``validation_split``) is unweighted.
 
         Returns
         -------
@@ -503,7 +517,8 @@ class Trainer:
         n_epochs = self.epochs if epochs is None else V.positive_int(
             "epochs", epochs)
         X = m._check_X(X)
-        Y = m._check_y(y, X.shape[0])
+        Y = m._check_yw(y, X.shape[0], sample_weight)
+        weighted = sample_weight is not None
         Xv = Yv = None
         if validation_data is not None:
             try:
@@ -515,6 +530,12 @@ class Trainer:
             Yv = m._check_y(yv, Xv.shape[0], name="y_val")
         elif self.validation_split > 0:
             X, Y, Xv, Yv = self._split(X, Y)
+            if weighted:     # validation is unweighted
+                Yv = np.ascontiguousarray(Yv[:, :-1])
+                if not (Y[:, -1] > 0).any():
+                    raise ValueError("sample_weight is all zero on the "
+                                     "training rows left by "
+                                     "validation_split")
         n = X.shape[0]
         batch = self.batch_size
         if batch > n:
@@ -559,8 +580,12 @@ class Trainer:
                         X, Y, order, batch, lrs, stride, ctrl_c, on_chunk)
                     m.eval()
                     if done > 0:
+                        wb = (np.add.reduceat(
+                            Y[order, -1].astype(np.float64),
+                            np.arange(0, order.shape[0], batch))
+                            if weighted else None)
                         self._record(hist, e, done, step_loss, gn, lrs, secs,
-                                     n, batch, stride)
+                                     n, batch, stride, wb)
                         self.epoch += 1
                     if code:
                         hist.diverged = True
@@ -619,13 +644,21 @@ class Trainer:
         return hist
 
     def _record(self, hist, e, done, step_loss, gn, lrs, secs, n, batch,
-                stride):
-        """One (possibly partial) epoch of ``done`` steps into ``hist``."""
+                stride, batch_weights=None):
+        """One (possibly partial) epoch of ``done`` steps into ``hist``;
+        ``batch_weights``: the sum of the sample weights of every batch."""
         sizes = np.full(done, batch, np.float64)
         if self.sampling == "epoch" and done * batch > n:
             sizes[-1] = n - batch * (done - 1)
         hist.epoch.append(e)
-        hist.loss.append(float(np.dot(step_loss[:done], sizes) / sizes.sum()))
+        if batch_weights is None:
+            hist.loss.append(float(np.dot(step_loss[:done], sizes)
+                                   / sizes.sum()))
+        else:
+            wsum = batch_weights[:done].sum()
+            hist.loss.append(float(np.dot(step_loss[:done],
+                                          batch_weights[:done]) / wsum)
+                             if wsum > 0 else 0.0)
         hist.lr.append(float(lrs[0]))
         hist.lr_steps.append(lrs[:done])
         hist.steps.append(int(done))
