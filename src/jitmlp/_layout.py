@@ -72,6 +72,9 @@ def build_layout(sizes, act_code, norm_code, residual, dropout=None):
         row[C.NORM] = norm
         row[C.RESID] = int(bool(residual) and hidden and n_in == n_out)
         row[C.DROP] = dropout_parts(dropout[l]) if (hidden and dropout) else 0
+        row[C.DROP_SCALE] = np.array(
+            1.0 / (1.0 - (dropout[l] if (hidden and dropout) else 0.0)),
+            np.float64).view(np.int64)
         row[C.OFF_W] = p
         entries.append((prefix + ".W", "params", p, (n_in, n_out)))
         seg(p, p + n_in * n_out, 1)

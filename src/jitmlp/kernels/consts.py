@@ -23,10 +23,12 @@ X_IN = 11       # unit offset of the layer input x^(l-1) in the activation works
 X_OUT = 12      # unit offset of the layer output x^(l) in the activation workspace
 Z_OFF = 13      # unit offset in the per-hidden-unit workspaces (phi', xhat, rstd)
 DROP = 14       # dropout rate of the layer's output in parts per 2^32 (0: none)
-NCOL = 15
+DROP_SCALE = 15  # the float64 bits of 1 / (1 - p), the inverted-dropout scale
+NCOL = 16
 
 # dropout: a unit is kept when the top 32 bits of its hash are >= the
-# layer's DROP entry, i.e. with probability 1 - DROP / 2^32
+# layer's DROP entry, i.e. with probability 1 - DROP / 2^32 (1 - p to within
+# 2^-33), and then multiplied by 1 / (1 - p) exactly (DROP_SCALE)
 DROP_ONE = 1 << 32
 
 # activation codes

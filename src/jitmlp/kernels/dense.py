@@ -12,7 +12,7 @@ import numpy as np
 from ._jit import kernel
 from .activations import phi_and_dphi
 from .consts import (ACT, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU, DROP,
-                     DROP_ONE, LEAKY_SLOPE, N_IN, N_OUT, NORM, NORM_BATCH, NORM_LAYER, OFF_B,
+                     DROP_SCALE, LEAKY_SLOPE, N_IN, N_OUT, NORM, NORM_BATCH, NORM_LAYER, OFF_B,
                      OFF_BETA, OFF_GAMMA, OFF_RMEAN, OFF_RVAR, OFF_W, RESID,
                      X_IN, X_OUT, Z_OFF)
 from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
@@ -100,19 +100,18 @@ def _mix(z):
 
 
 @kernel()
-def dropout_mask(z, dp, rate, seed, step, row0, unit0):
+def dropout_mask(z, dp, rate, keep, seed, step, row0, unit0):
     """Inverted dropout on z (B, K) in place, and on phi' in dp when it has rows.
 
     Unit j of row i is kept when the top 32 bits of
     hash(seed, step, row0 + i, unit0 + j) are >= ``rate`` (parts per 2^32),
-    i.e. with probability q = 1 - rate / 2^32, and then scaled by 1/q;
-    otherwise it is zeroed.  The mask is a pure function of its key, so it
+    i.e. with probability 1 - rate / 2^32, and then scaled by ``keep``
+    = 1 / (1 - p); otherwise it is zeroed.  The mask is a pure function of its key, so it
     is the same for any thread count, chunking or call path.
     """
     B, K = z.shape
     store = dp.shape[0] > 0
     thr = np.uint64(rate)
-    keep = 1.0 / ((DROP_ONE - rate) / DROP_ONE)
     base = _mix(_mix(np.uint64(seed) + _GOLDEN) ^ (np.uint64(step) * _MIX1))
     for i in range(B):
         rk = _mix(base ^ (np.uint64(row0 + i) * _GOLDEN))
@@ -190,7 +189,9 @@ def forward_batch(net, ws, B, training, store, update_stats, step=0, row0=0):
         if training and rate > 0:
             # phi, then the mask on phi (and phi'), then the residual add
             activate(z, x, dp, act, False)
-            dropout_mask(z, dp, rate, net.mask_seed, step, row0, lay[l, Z_OFF])
+            keep = lay.view(np.float64)[l, DROP_SCALE]
+            dropout_mask(z, dp, rate, keep, net.mask_seed, step, row0,
+                         lay[l, Z_OFF])
             if resid:
                 for i in range(B):
                     for j in range(n_out):
