@@ -9,10 +9,14 @@ the dropped-out network, in training mode) and the held-out loss after every
 epoch (evaluation mode: dropout is the identity).  The figure draws each
 run's two curves with ``History.plot`` into one loss panel.
 
-What it shows (full run): without regularisation the training loss goes to
-~0 while the held-out loss turns back up after a few dozen epochs
-(overfitting); dropout and weight decay keep the held-out loss lower, and
-the held-out accuracy higher, at the price of a higher training loss.
+What it shows (full run, measured): without regularisation the training
+loss falls to 2e-4 while the held-out loss bottoms out at 0.27 and then
+creeps up to 0.29 (overfitting: a gap of three orders of magnitude).
+Dropout keeps the training loss of the dropped-out network near 0.04 (the
+gap shrinks), but on this data it does not lower the held-out loss (0.36 at
+the end, 0.29 at best); AdamW's weight decay 0.1 gives the lowest held-out
+loss (0.27) and the best accuracy (0.927), a small gain.  Regularisation
+is no free lunch: the rate and the decay need tuning on held-out data.
 
 Saves the figure in a temporary folder (``--outdir DIR`` to choose;
 ``--update-figures`` rewrites ``figures/regularization.png``).
