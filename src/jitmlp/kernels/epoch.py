@@ -10,7 +10,7 @@ from ._jit import kernel
 from .consts import (N_IN, N_OUT, OFF_W, STOP_GRAD, STOP_LOSS, STOP_STATS,
                      STOP_UPDATE, X_OUT)
 from .dense import _block, backward_batch, forward_batch
-from .losses import batch_weight, loss_and_delta
+from .losses import loss_and_delta, target_cols
 from .update import (_update_parallel, parallel_parts, undo_update,
                      update_segments)
 
@@ -107,6 +107,9 @@ def train_epoch(net, hy, st, grad, ws, X, Y, plan, out):
     gnorm_acc = out.gnorm_acc
     segments = net.segments
     parts = parallel_parts(segments, plan.n_threads)
+    # a trailing weight column in Y (sample weights)?
+    weighted = yc > target_cols(net.loss, lay[nl - 1, N_OUT])
+    yb = ws.y
     out.info[0] = 0
     for s in range(plan.s_begin, plan.s_end):
         start = s * batch_size
@@ -114,11 +117,14 @@ def train_epoch(net, hy, st, grad, ws, X, Y, plan, out):
         for k in range(S):
             stats_before[k] = stats[k]
         gather(X, Y, order, start, B, ws)
-        den = batch_weight(_block(ws.y, 0, B, yc), net.loss,
-                           lay[nl - 1, N_OUT])
-        if den == 0.0:
-            out.step_loss[s] = 0.0
-            continue
+        den = float(B)
+        if weighted:    # plain loops: no view, no call on the unweighted path
+            den = 0.0
+            for i in range(B):
+                den += yb[i * yc + yc - 1]
+            if den == 0.0:
+                out.step_loss[s] = 0.0
+                continue
         total = batch_loss_grad(net, grad, ws, B, yc, True, 1.0 / den,
                                 plan.t0 + s + 1, 0)
         loss = total / den

@@ -26,18 +26,6 @@ def target_cols(loss_code, out):
 
 
 @kernel()
-def batch_weight(y, loss_code, out):
-    """The batch's denominator: sum of the weight column, or B without one."""
-    B, yc = y.shape
-    if yc <= target_cols(loss_code, out):
-        return float(B)
-    s = 0.0
-    for i in range(B):
-        s += y[i, yc - 1]
-    return s
-
-
-@kernel()
 def loss_and_delta(h, y, loss_code, delta, scale, want_delta, hd=1.0):
     """Sum over the rows of the (weighted) per-sample loss;
     ``delta = scale * w * dloss/dh``.
