@@ -155,3 +155,38 @@ def test_pickle_keeps_the_mask_key():
     m, X = probe(0.5, n=5, K=8, seed=None)
     m2 = pickle.loads(pickle.dumps(m))
     assert np.array_equal(m.forward(X), m2.forward(X))
+
+
+def test_float32_and_large_batches_in_blocks():
+    m, X = probe(0.3, n=300, K=200, dtype="float32")
+    h = m.forward(X)
+    assert h.dtype == np.float32
+    np.testing.assert_allclose(h[h != 0], 1 / 0.7, rtol=1e-6)
+    # loss_and_grad sums blocks of 4096 rows; loss runs chunks of 1024: the
+    # masks follow the row index in X, so both see the same network
+    r = np.random.default_rng(0)
+    X = r.standard_normal((5000, 3))
+    y = r.standard_normal(5000)
+    m = jm.MLP([3, 8, 1], dropout=0.5, seed=0)
+    L, _ = m.loss_and_grad(X, y)
+    assert np.isclose(L, m.loss(X, y), rtol=1e-12)
+
+
+def test_old_pickles_without_dropout_load():
+    """A pickle from before dropout: 14-column layout, no mask key."""
+    import pickle
+    m = jm.MLP([3, 4, 2], seed=0)
+    state = m.__getstate__()
+    lay = state["_layout"]
+    import dataclasses
+    state["_layout"] = dataclasses.replace(lay, table=lay.table[:, :14])
+    for k in ("_mask_seed", "dropout_step"):
+        state.pop(k)
+    state["_config"] = {k: v for k, v in state["_config"].items()
+                        if k not in ("dropout", "huber_delta")}
+    old = jm.MLP.__new__(jm.MLP)
+    old.__setstate__(state)
+    X = np.ones((2, 3))
+    assert np.array_equal(old.forward(X), m.forward(X))
+    assert old.layout.table.shape == m.layout.table.shape
+    assert pickle.loads(pickle.dumps(old)).get_config() == m.get_config()
