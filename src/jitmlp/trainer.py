@@ -492,6 +492,8 @@ class Trainer:
             it counts as a step (the step count ``t``, the schedule and the
             dropout masks move on as if it had been made).  Validation
             (``validation_data`` or ``validation_split``) is unweighted.
+            With BatchNorm, rows of weight 0 still enter the batch
+            statistics (as in PyTorch, where weights scale the loss only).
 
         Returns
         -------
