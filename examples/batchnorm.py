@@ -25,7 +25,9 @@ exists, and the held-out accuracy in evaluation mode falls below the one
 with batch statistics.  ``update_bn`` (PyTorch's
 ``torch.optim.swa_utils.update_bn``) recomputes them in one pass over the
 training data with the final parameters, as a plain average over the
-batches, and closes the gap.
+batches, and closes the gap (full run, lr 0.3, held-out accuracy with
+running statistics / batch statistics / after update_bn: sigmoid 0.46 /
+0.66 / 0.64, ReLU 0.57 / 0.77 / 0.77).
 
     python examples/batchnorm.py [--quick] [--outdir DIR | --update-figures]
 """
