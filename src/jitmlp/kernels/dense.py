@@ -12,9 +12,9 @@ import numpy as np
 from ._jit import kernel
 from .activations import phi_and_dphi
 from .consts import (ACT, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU, DROP,
-                     DROP_SCALE, LEAKY_SLOPE, N_IN, N_OUT, NORM, NORM_BATCH, NORM_LAYER, OFF_B,
-                     OFF_BETA, OFF_GAMMA, OFF_RMEAN, OFF_RVAR, OFF_W, RESID,
-                     X_IN, X_OUT, Z_OFF)
+                     DROP_SCALE, LEAKY_SLOPE, N_IN, N_OUT, NORM, NORM_BATCH,
+                     NORM_LAYER, OFF_B, OFF_BETA, OFF_GAMMA, OFF_RMEAN,
+                     OFF_RVAR, OFF_W, RESID, X_IN, X_OUT, Z_OFF)
 from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
                    layernorm_forward)
 
@@ -106,8 +106,8 @@ def dropout_mask(z, dp, rate, keep, seed, step, row0, unit0):
     Unit j of row i is kept when the top 32 bits of
     hash(seed, step, row0 + i, unit0 + j) are >= ``rate`` (parts per 2^32),
     i.e. with probability 1 - rate / 2^32, and then scaled by ``keep``
-    = 1 / (1 - p); otherwise it is zeroed.  The mask is a pure function of its key, so it
-    is the same for any thread count, chunking or call path.
+    = 1 / (1 - p); otherwise it is zeroed.  The mask is a pure function of
+    its key, so it is the same for any thread count, chunking or call path.
     """
     B, K = z.shape
     store = dp.shape[0] > 0
