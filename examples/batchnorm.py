@@ -8,13 +8,26 @@ learning rate (a diverged run is marked x); right: loss curves of the
 sigmoid nets at one rate.  The
 held-out accuracy of the BatchNorm nets is measured in evaluation mode,
 i.e. with the running statistics (EMA), and compared with what batch
-statistics give.  Saves the figure in a temporary folder (``--outdir DIR`` to choose;
+statistics give, and with the running statistics recomputed by
+``model.update_bn(X_train)``.  Saves the figure in a temporary folder (``--outdir DIR`` to choose;
 ``--update-figures`` rewrites ``figures/batchnorm.png``).
 
 What it shows (full run): the sigmoid net trains only with BatchNorm, at
 every rate; the plain ReLU net diverges at lr 1 while BatchNorm still
 trains; at small rates on this small data set the ReLU net trains faster
 *without* BatchNorm (PyTorch gives the same losses for the same setting).
+
+The EMA lag: the running statistics are an exponential moving average
+(momentum 0.1, i.e. roughly the last ten batches) of batch statistics that
+were computed with *earlier* parameters, while training at a large rate
+keeps moving them; the statistics then describe a network that no longer
+exists, and the held-out accuracy in evaluation mode falls below the one
+with batch statistics.  ``update_bn`` (PyTorch's
+``torch.optim.swa_utils.update_bn``) recomputes them in one pass over the
+training data with the final parameters, as a plain average over the
+batches, and closes the gap (full run, lr 0.3, held-out accuracy with
+running statistics / batch statistics / after update_bn: sigmoid 0.46 /
+0.66 / 0.64, ReLU 0.57 / 0.77 / 0.77).
 
     python examples/batchnorm.py [--quick] [--outdir DIR | --update-figures]
 """
@@ -81,16 +94,19 @@ def main(argv=None):
                     row.append(np.nan)  # diverged: marked with an x
                 curves[(act, norm, lr)] = h
                 if norm == "batch" and lr == 0.3:
+                    fixed = model.copy().update_bn(Xtr, batch_size=256)
                     acc[act] = (model.eval().score(Xte, yte),
-                                model.train().score(Xte, yte))
+                                model.train().score(Xte, yte),
+                                fixed.eval().score(Xte, yte))
                     model.eval()
             final[(act, norm)] = row
             print(f"  {LABELS[norm]:18s}" + "".join(
                 f"{v:<11.4f}" if np.isfinite(v) else f"{'diverged':<11s}"
                 for v in row))
-    for act, (a_eval, a_batch) in acc.items():
+    for act, (a_eval, a_batch, a_fixed) in acc.items():
         print(f"{act} + BatchNorm, lr 0.3: held-out accuracy {a_eval:.4f} with "
-              f"running statistics (eval), {a_batch:.4f} with batch statistics")
+              f"running statistics (EMA, eval), {a_batch:.4f} with batch "
+              f"statistics, {a_fixed:.4f} after update_bn (eval)")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

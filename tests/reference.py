@@ -83,6 +83,19 @@ def loss_delta(loss, h, y):
         y = np.asarray(y, np.float64).reshape(-1, 1)
         t = -y * h
         return np.logaddexp(0, t).mean(), -y / (1 + np.exp(-t)) / n
+    if loss == "huber":            # delta 1 (the default huber_delta)
+        y = np.asarray(y, np.float64).reshape(h.shape)
+        r = h - y
+        small = np.abs(r) <= 1.0
+        per = np.where(small, 0.5 * r * r, np.abs(r) - 0.5).sum(1)
+        return per.mean(), np.where(small, r, np.sign(r)) / n
+    if loss == "poisson":          # h the log-rate, no Stirling term
+        y = np.asarray(y, np.float64).reshape(h.shape)
+        return (np.exp(h) - y * h).sum(1).mean(), (np.exp(h) - y) / n
+    if loss == "binary_cross_entropy":
+        y = np.asarray(y, np.float64).reshape(h.shape)
+        return (np.logaddexp(0, h) - y * h).sum(1).mean(), \
+            (0.5 * (1 + np.tanh(0.5 * h)) - y) / n
     if loss != "cross_entropy":
         raise NotImplementedError(f"no numpy reference for loss {loss!r}")
     y = np.asarray(y).astype(int)
@@ -163,6 +176,12 @@ def make_targets(loss, n, out, rng):
         return rng.choice([-1.0, 1.0], n)
     if loss == "cross_entropy":
         return rng.integers(0, out, n)
+    if loss == "huber":            # residuals on both sides of delta = 1
+        return 2.0 * rng.standard_normal((n, out))
+    if loss == "poisson":
+        return rng.poisson(1.5, (n, out)).astype(np.float64)
+    if loss == "binary_cross_entropy":
+        return rng.integers(0, 2, (n, out))
     raise NotImplementedError(f"no targets for loss {loss!r}")
 
 

@@ -11,7 +11,7 @@ pytest.importorskip("sklearn")
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), os.pardir, "examples")
 NAMES = ["quickstart", "sgd_vs_minibatch", "initialization", "batchnorm",
-         "vanishing_gradients"]
+         "vanishing_gradients", "regularization"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -330,8 +330,8 @@ def test_corrupt_data_is_refused(tmp_path):
     (lambda m: {k: v for k, v in m.items() if k != "training"},
      "missing meta keys ['training']"),
     (lambda m: {**m, "config": [1]}, "'config' must be a JSON object"),
-    (lambda m: {**m, "config": {**m["config"], "dropout": 0.5}},
-     "unknown config keys ['dropout']"),
+    (lambda m: {**m, "config": {**m["config"], "dropconnect": 0.5}},
+     "unknown config keys ['dropconnect']"),
     (lambda m: {**m, "config": {k: v for k, v in m["config"].items()
                                 if k != "seed"}}, "missing config keys"),
     (lambda m: {**m, "config": {**m["config"], "sizes": [3.0, 4, 2]}},
@@ -355,6 +355,13 @@ def test_corrupt_data_is_refused(tmp_path):
      "bn_momentum"),
     (lambda m: json.dumps(m).replace('"init_scale": 1.0',
                                      '"init_scale": NaN'), "NaN"),
+    (lambda m: {**m, "config": {**m["config"], "dropout": 1.0}}, "'dropout'"),
+    (lambda m: {**m, "config": {**m["config"], "dropout": "0.1"}},
+     "'dropout'"),
+    (lambda m: {**m, "config": {**m["config"], "dropout": [0.1, 0.2]}},
+     "'dropout'"),
+    (lambda m: {**m, "config": {**m["config"], "huber_delta": 0}},
+     "'huber_delta'"),
 ])
 def test_bad_meta_is_refused(tmp_path, good, mutate, phrase):
     meta, params, stats = good
@@ -588,3 +595,30 @@ def test_load_refuses_what_is_not_a_regular_file(tmp_path, kind):
     finally:
         if kind == "fifo":
             os.close(fd)
+
+
+@pytest.mark.parametrize("kw", [dict(dropout=0.25, loss="huber",
+                                     huber_delta=0.5),
+                                dict(dropout=[0.5, 0.0], loss="poisson"),
+                                dict(loss="binary_cross_entropy")])
+def test_new_config_entries_round_trip(tmp_path, kw):
+    m = jm.MLP([3, 4, 4, 2], seed=1, **kw)
+    m2 = jm.load(m.save(tmp_path / "m"))
+    assert_same(m, m2)
+    X = np.random.default_rng(0).standard_normal((5, 3))
+    y = (X[:, :2] > 0).astype(float)
+    m.train(), m2.train()
+    assert m.loss(X, y) == m2.loss(X, y)   # same seed: same dropout masks
+
+
+def test_files_without_the_new_keys_load_with_defaults(tmp_path):
+    """Files written before dropout and huber_delta existed."""
+    m = small()
+    meta, params, stats = read_members(m.save(tmp_path / "m"))
+    for k in ("dropout", "huber_delta"):
+        del meta["config"][k]
+    p = write_model_file(tmp_path / "old.npz", meta, params, stats)
+    m2 = jm.load(p)
+    assert m2.get_config()["dropout"] == 0.0
+    assert m2.get_config()["huber_delta"] == 1.0
+    assert_same(m, m2)

@@ -11,7 +11,8 @@ LOSSES = list(jm.registry.LOSSES)
 
 
 def out_for(loss):
-    return {"squared": 2, "logistic": 1, "cross_entropy": 3}[loss]
+    return {"squared": 2, "logistic": 1, "cross_entropy": 3, "huber": 2,
+            "poisson": 2, "binary_cross_entropy": 3}[loss]
 
 
 def data(loss, n, d, out, seed):
@@ -89,7 +90,17 @@ def test_losses_stable_for_huge_outputs(loss, dtype):
         sd["out.b"][...] = sign * 1e4 * (np.arange(out) + 1) / out
         X = np.zeros((3, 2))
         y = {"squared": np.zeros((3, out)), "logistic": np.array([1, -1, 1]),
-             "cross_entropy": np.array([0, 1, 2])}[loss]
+             "cross_entropy": np.array([0, 1, 2]),
+             "huber": np.zeros((3, out)), "poisson": np.ones((3, out)),
+             "binary_cross_entropy": np.array([[0, 1, 1], [1, 0, 1],
+                                               [1, 1, 0]])}[loss]
+        if loss == "poisson" and sign == 1:
+            # exp(1e4) overflows any float: a clear error, never a NaN
+            with pytest.raises(jm.NonFiniteOutputError):
+                m.loss_and_grad(X, y)
+            with pytest.raises(jm.NonFiniteOutputError):
+                m.loss(X, y)
+            continue
         L, g = m.loss_and_grad(X, y)
         assert np.isfinite(L) and np.isfinite(g).all()
         if loss == "logistic":
@@ -99,7 +110,14 @@ def test_losses_stable_for_huge_outputs(loss, dtype):
         if loss == "cross_entropy":
             _, delta = ref.loss_delta(loss, m.forward(X), y)
             assert np.isfinite(delta).all()
-    if loss != "squared":
+        if loss == "poisson":          # h = -1e4: exp(h) = 0, loss -y h
+            assert np.isclose(L, 1e4 * (1 + 2) / 2, rtol=1e-6)
+        if loss == "binary_cross_entropy":
+            # per row: softplus(h) - y h summed over the 3 outputs
+            h = m.forward(X).astype(np.float64)
+            exp = (np.logaddexp(0, h) - y * h).sum(1).mean()
+            assert np.isclose(L, exp, rtol=1e-6)
+    if m._loss.proba is not None:
         assert np.isfinite(m.predict_proba(np.zeros((2, 2)))).all()
 
 

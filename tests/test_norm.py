@@ -9,7 +9,8 @@ from jitmlp.kernels import (batchnorm_backward, batchnorm_forward,
 
 ACTS = list(jm.registry.ACTIVATIONS)     # a new entry is tested here
 LOSSES = list(jm.registry.LOSSES)
-OUT = {"squared": 2, "logistic": 1, "cross_entropy": 3}
+OUT = {"squared": 2, "logistic": 1, "cross_entropy": 3, "huber": 2,
+       "poisson": 2, "binary_cross_entropy": 3}
 
 
 @pytest.mark.parametrize("batch", [2, 17])

@@ -215,3 +215,14 @@ def test_estimator_to_onnx_unfitted():
     from sklearn.exceptions import NotFittedError
     with pytest.raises(NotFittedError):
         jm.MLPClassifier().to_onnx()
+
+
+@pytest.mark.parametrize("loss", ["huber", "poisson", "binary_cross_entropy"])
+def test_onnx_of_dropout_and_new_losses_is_the_evaluation_forward(loss):
+    """h is exported whatever the loss; dropout is the identity there."""
+    model = jm.MLP([5, 8, 8, 3], loss=loss, dropout=[0.5, 0.2],
+                   residual=True, seed=0)
+    X = np.random.default_rng(0).normal(size=(9, 5))
+    h_onnx, = _session(model.to_onnx()).run(["h"], {"X": X})
+    np.testing.assert_allclose(h_onnx, model.eval().forward(X), rtol=1e-10,
+                               atol=1e-12)

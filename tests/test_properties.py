@@ -31,7 +31,9 @@ def cases(draw):
     hidden = draw(st.lists(st.integers(1, 6), max_size=2))
     loss = draw(st.sampled_from(list(jm.registry.LOSSES)))
     out = {"squared": draw(st.integers(1, 3)), "logistic": 1,
-           "cross_entropy": draw(st.integers(2, 4))}[loss]
+           "cross_entropy": draw(st.integers(2, 4)),
+           "huber": draw(st.integers(1, 3)), "poisson": draw(st.integers(1, 3)),
+           "binary_cross_entropy": draw(st.integers(1, 3))}[loss]
     kw = dict(loss=loss, norm=draw(st.sampled_from(list(jm.registry.NORMS))),
               residual=draw(st.booleans()),
               activation=draw(st.sampled_from(list(jm.registry.ACTIVATIONS))),
@@ -46,8 +48,12 @@ def cases(draw):
     kind = draw(st.sampled_from(["good", "good", "good", "float", "bad",
                                  "short", "2d"]))
     r = np.random.default_rng(n + 1)
-    if loss == "squared":
+    if loss in ("squared", "huber"):
         y = r.standard_normal((n, out)) if out > 1 else r.standard_normal(n)
+    elif loss == "poisson":
+        y = r.poisson(1.0, (n, out)) if out > 1 else r.poisson(1.0, n)
+    elif loss == "binary_cross_entropy":
+        y = r.integers(0, 2, (n, out)) if out > 1 else r.integers(0, 2, n)
     elif loss == "logistic":
         y = r.choice([-1, 1], n)
     else:
@@ -107,7 +113,10 @@ def test_every_call_returns_finite_output_or_refuses_cleanly(case):
             trainer.step(np.ones((2, sizes[0])), {
                 "squared": np.zeros((2, sizes[-1])) if sizes[-1] > 1
                 else np.zeros(2),
-                "logistic": np.ones(2), "cross_entropy": np.zeros(2)}[
+                "logistic": np.ones(2), "cross_entropy": np.zeros(2),
+                "huber": np.zeros((2, sizes[-1])),
+                "poisson": np.ones((2, sizes[-1])),
+                "binary_cross_entropy": np.ones((2, sizes[-1]))}[
                     kw["loss"]])
         except jm.DivergenceError:
             pass
@@ -155,6 +164,9 @@ def test_every_call_returns_finite_output_or_refuses_cleanly(case):
     elif op == "predict":
         assert out.shape[0] == n
         assert np.isfinite(np.asarray(out, float)).all()
+    elif op == "predict_proba" and kw["loss"] == "binary_cross_entropy":
+        assert out.shape == (n, sizes[-1]) and np.isfinite(out).all()
+        assert ((out >= 0) & (out <= 1)).all()    # one probability per label
     elif op == "predict_proba":
         assert out.shape == (n, max(sizes[-1], 2)) and np.isfinite(out).all()
         np.testing.assert_allclose(out.sum(1), 1, rtol=1e-4)

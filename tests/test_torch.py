@@ -147,8 +147,10 @@ def test_from_torch_dtype_and_loss():
                            nn.Linear(4, 1)), "erf form"),
     (lambda: nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.BatchNorm1d(4),
                            nn.Linear(4, 1)), "BatchNorm1d"),
-    (lambda: nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5),
-                           nn.Linear(4, 1)), "Dropout"),
+    (lambda: nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.5), nn.ReLU(),
+                           nn.Linear(4, 1)), "Dropout"),   # before phi
+    (lambda: nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.AlphaDropout(0.5),
+                           nn.Linear(4, 1)), "AlphaDropout"),
     (lambda: nn.Sequential(nn.Linear(3, 4), nn.ReLU()), "output Linear"),
     (lambda: nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, momentum=None),
                            nn.ReLU(), nn.Linear(4, 1)), "momentum=None"),
@@ -174,3 +176,19 @@ def test_residual_module_is_picklable_and_scriptable(tmp_path):
     _close(_torch_out(again, X, "float64"), model.forward(X), "float64")
     # first hidden layer 4 -> 6 is not residual, the next two are
     assert module.residual == [False, True, True]
+
+
+def test_dropout_round_trips_as_nn_dropout():
+    torch = pytest.importorskip("torch")
+    m = jm.MLP([4, 6, 6, 2], dropout=[0.25, 0.0], residual=True, seed=0)
+    net = m.to_torch()
+    drops = [l for l in net.modules() if isinstance(l, torch.nn.Dropout)]
+    assert [d.p for d in drops] == [0.25]
+    back = jm.MLP.from_torch(net.eval())
+    assert back.dropout == [0.25, 0.0]
+    X = np.random.default_rng(0).standard_normal((5, 4))
+    np.testing.assert_allclose(back.forward(X), m.eval().forward(X),
+                               rtol=1e-12)
+    with torch.no_grad():
+        np.testing.assert_allclose(net(torch.tensor(X)).numpy(),
+                                   m.forward(X), rtol=1e-12)

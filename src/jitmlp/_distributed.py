@@ -190,7 +190,8 @@ class StepRunner:
             else:
                 if B > 0:
                     gather(X, Y, order, start, B, ws)
-                    total = batch_loss_grad(net, grad, ws, B, yc, True)
+                    total = batch_loss_grad(net, grad, ws, B, yc, True,
+                                            1.0 / B, t0 + s + 1, 0)
                 else:
                     grad[...] = 0.0
                     total = 0.0

@@ -20,6 +20,7 @@ Naming rule: ``save(path)`` writes exactly ``path`` when it ends with
 an existing file, else ``path + ".npz"``.
 """
 import json
+import math
 import os
 import secrets
 import stat
@@ -45,7 +46,11 @@ _REAL = "real"
 _CONFIG_TYPES = {"sizes": list, "activation": str, "norm": (str, type(None)),
                  "residual": bool, "loss": str, "init": str,
                  "init_scale": _REAL, "dtype": str, "bn_momentum": _REAL,
-                 "norm_eps": _REAL, "seed": (int, type(None))}
+                 "norm_eps": _REAL, "seed": (int, type(None)),
+                 "dropout": (_REAL, list), "huber_delta": _REAL}
+# keys added after format version 1 was first written: files without them
+# load with these defaults (the behaviour of the jitmlp that wrote them)
+_CONFIG_DEFAULTS = {"dropout": 0.0, "huber_delta": 1.0}
 
 
 # ----------------------------------------------------------------- file names
@@ -360,18 +365,16 @@ def _read_meta(zf, info):
 
 
 def _type_name(t):
-    if t is _REAL:
-        return "a number"
     ts = t if isinstance(t, tuple) else (t,)
     names = {bool: "true or false", int: "an integer", str: "a string",
-             list: "a list", type(None): "null"}
+             list: "a list", type(None): "null", _REAL: "a number"}
     return " or ".join(names[x] for x in ts)
 
 
 def _exact(value, t):
-    if t is _REAL:
-        return type(value) in (int, float)
     ts = t if isinstance(t, tuple) else (t,)
+    if _REAL in ts and type(value) in (int, float):
+        return True
     return type(value) in ts          # exact: bool is not an int here
 
 
@@ -398,6 +401,7 @@ def _check_meta(meta):
     cfg = meta["config"]
     if not isinstance(cfg, dict):
         raise _Refused(f"meta 'config' must be a JSON object; got {cfg!r}")
+    cfg = {**_CONFIG_DEFAULTS, **cfg}
     _check_keys("config", cfg, tuple(_CONFIG_TYPES))
     for key, t in _CONFIG_TYPES.items():
         if not _exact(cfg[key], t):
@@ -410,6 +414,17 @@ def _check_meta(meta):
     if cfg["seed"] is not None and cfg["seed"] < 0:
         raise _Refused(f"config 'seed' must be >= 0 or null; got "
                        f"{cfg['seed']}")
+    rates = cfg["dropout"] if type(cfg["dropout"]) is list \
+        else [cfg["dropout"]]
+    if any(type(p) not in (int, float) or not 0.0 <= p < 1.0 for p in rates) \
+            or (type(cfg["dropout"]) is list
+                and len(rates) != len(sizes) - 2):
+        raise _Refused(f"config 'dropout' must be a number in [0, 1) or a "
+                       f"list of one per hidden layer; got "
+                       f"{_short(rates)}")
+    if not cfg["huber_delta"] > 0 or not math.isfinite(cfg["huber_delta"]):
+        raise _Refused(f"config 'huber_delta' must be > 0; got "
+                       f"{cfg['huber_delta']!r}")
     try:
         V.choice("norm", cfg["norm"], tuple(V.NORMS))
         V.resolve_dtype(cfg["dtype"])

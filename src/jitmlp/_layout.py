@@ -36,8 +36,14 @@ class Layout:
     has_norm: bool
 
 
-def build_layout(sizes, act_code, norm_code, residual):
-    """Layout of a network ``sizes = [d, K1, ..., KL, out]``."""
+def dropout_parts(p):
+    """A dropout rate p in [0, 1) in parts per 2^32 (the DROP column)."""
+    return min(int(round(float(p) * C.DROP_ONE)), C.DROP_ONE - 1)
+
+
+def build_layout(sizes, act_code, norm_code, residual, dropout=None):
+    """Layout of a network ``sizes = [d, K1, ..., KL, out]``; ``dropout``:
+    one rate in [0, 1) per hidden layer (None: no dropout)."""
     n_layers = len(sizes) - 1
     table = np.zeros((n_layers, C.NCOL), dtype=np.int64)
     entries = []
@@ -65,6 +71,10 @@ def build_layout(sizes, act_code, norm_code, residual):
         norm = norm_code if hidden else C.NORM_NONE
         row[C.NORM] = norm
         row[C.RESID] = int(bool(residual) and hidden and n_in == n_out)
+        row[C.DROP] = dropout_parts(dropout[l]) if (hidden and dropout) else 0
+        row[C.DROP_SCALE] = np.array(
+            1.0 / (1.0 - (dropout[l] if (hidden and dropout) else 0.0)),
+            np.float64).view(np.int64)
         row[C.OFF_W] = p
         entries.append((prefix + ".W", "params", p, (n_in, n_out)))
         seg(p, p + n_in * n_out, 1)

@@ -18,6 +18,8 @@ layer.  Differences handled here:
   BatchNorm1d is folded into the running mean (``running_mean - b``): exact
   in evaluation mode, and through further training (see
   :meth:`jitmlp.MLP.from_torch`).
+* Dropout becomes ``nn.Dropout(p)`` after the activation (and back): the
+  same rate and evaluation-mode identity; the masks are PyTorch's own.
 * ``nn.Sequential`` cannot add a residual branch, so :func:`to_torch` of a
   residual model returns a :class:`ResidualMLP`, a small ``nn.Module`` with
   the same forward, which :func:`from_torch` reads back.
@@ -167,24 +169,30 @@ def from_torch(cls, module, *, loss="squared", dtype=None):
 
     # ---- read the hidden blocks: Linear, [norm], [activation]
     norms, acts, eps, momentum, parsed = set(), set(), set(), set(), []
+    drops = []
     for i, blk in enumerate(blocks):
         lin, rest = blk[0], blk[1:]
         if not isinstance(lin, nn.Linear):
             raise ValueError(f"hidden block {i} must start with a Linear; "
                              f"got {lin}")
         norm_layer = act = None
+        drop = None
         for layer in rest:
-            name = _activation_name(layer)
+            name = None if drop is not None else _activation_name(layer)
             if isinstance(layer, (nn.BatchNorm1d, nn.LayerNorm)) \
-                    and norm_layer is None and act is None:
+                    and norm_layer is None and act is None and drop is None:
                 norm_layer = layer
             elif name is not None and act is None:
                 act = name
+            elif type(layer) is nn.Dropout and drop is None:
+                drop = float(layer.p)   # on the activation's output
             else:
                 raise ValueError(
                     f"hidden block {i}: cannot convert {layer} here (jitmlp "
                     f"expects Linear, then an optional BatchNorm1d or "
-                    f"LayerNorm, then one activation)")
+                    f"LayerNorm, then one activation, then an optional "
+                    f"Dropout)")
+        drops.append(drop or 0.0)
         act = act or "identity"
         acts.add(act)
         kind = None
@@ -251,6 +259,8 @@ def from_torch(cls, module, *, loss="squared", dtype=None):
     kw = {"norm_eps": eps.pop()} if eps else {}
     if momentum:
         kw["bn_momentum"] = momentum.pop()
+    if any(drops):
+        kw["dropout"] = drops
     model = cls(sizes, activation=acts.pop() if acts else "identity",
                 norm=norm, residual=residual, loss=loss, dtype=dtype, **kw)
 
@@ -317,6 +327,10 @@ def to_torch(model):
                 ln.bias.copy_(tensor(sd[p + ".beta"]))
             layers.append(ln)
         layers.append(TORCH_ACTIVATIONS[model.activation]())
+        rate = model.dropout if not isinstance(model.dropout, list) \
+            else model.dropout[l]
+        if rate > 0:   # same rate, not the same masks (torch draws its own)
+            layers.append(nn.Dropout(rate))
         blocks.append(layers)
         flags.append(model.residual and n_in == n_out)
     out = nn.Linear(sizes[-2], sizes[-1], dtype=tdt)

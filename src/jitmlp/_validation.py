@@ -125,7 +125,18 @@ def check_y(y, n, loss, n_out, dtype, name="y"):
                          f"{arr.shape[0]}")
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values")
-    if loss.target == "values":
+    if loss.target in ("values", "nonneg", "indicator"):
+        if loss.target == "nonneg" and (arr < 0).any():
+            raise ValueError(f"{name} for the {loss.name} loss must be >= 0; "
+                             f"found {int((arr < 0).sum())} negative "
+                             f"value(s)")
+        if loss.target == "indicator":
+            ok = (arr == 0) | (arr == 1)
+            if not ok.all():
+                bad = np.unique(arr[~ok])[:5]
+                raise ValueError(f"{name} for the {loss.name} loss must be 0 "
+                                 f"or 1 (a label indicator matrix); found "
+                                 f"{bad.tolist()}")
         if arr.ndim == 1:
             if n_out != 1:
                 raise ValueError(f"{name} has shape {arr.shape} but the model "
@@ -160,3 +171,51 @@ def check_y(y, n, loss, n_out, dtype, name="y"):
         raise ValueError(f"unknown target kind {loss.target!r} of loss "
                          f"{loss.name!r}")
     return _kernel_array(arr.reshape(-1, 1), dtype)
+
+
+def dropout_rates(dropout, n_hidden):
+    """(the config value, one rate per hidden layer) of ``dropout``: a number
+    in [0, 1) or a sequence of one per hidden layer."""
+    if isinstance(dropout, (str, bytes)):
+        raise TypeError(f"dropout must be a number in [0, 1) or one per "
+                        f"hidden layer; got {dropout!r}")
+    if hasattr(dropout, "__len__"):
+        rates = list(dropout)
+        if len(rates) != n_hidden:
+            raise ValueError(f"dropout has {len(rates)} rates but the model "
+                             f"has {n_hidden} hidden layers")
+        rates = [real(f"dropout[{i}]", p, low=0.0, high=1.0, high_open=True)
+                 for i, p in enumerate(rates)]
+        return rates, rates
+    p = real("dropout", dropout, low=0.0, high=1.0, high_open=True)
+    return p, [p] * n_hidden
+
+
+def check_sample_weight(w, n, dtype, name="sample_weight"):
+    """``w`` as a (n,) float64 array: finite, >= 0, not all zero, and
+    representable in ``dtype`` (the kernels get it in the model's dtype)."""
+    arr = _numeric(name, w)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D of shape ({n},); got shape "
+                         f"{arr.shape}")
+    if arr.shape[0] != n:
+        raise ValueError(f"X and {name} have different lengths: {n} and "
+                         f"{arr.shape[0]}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if (arr < 0).any():
+        raise ValueError(f"{name} must be >= 0; found "
+                         f"{int((arr < 0).sum())} negative value(s)")
+    if not np.isfinite(arr.astype(dtype)).all():
+        raise ValueError(f"{name} overflows {np.dtype(dtype).name}")
+    if not (arr.astype(dtype) > 0).any():
+        raise ValueError(f"{name} is all zero: at least one sample needs a "
+                         f"positive weight")
+    return arr
+
+
+def with_weight_column(Y, w, dtype):
+    """The kernels' target block with the weights as its last column."""
+    return _kernel_array(np.concatenate(
+        [Y, np.asarray(w, dtype=dtype).reshape(-1, 1)], axis=1), dtype)

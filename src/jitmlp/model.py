@@ -12,7 +12,7 @@ from . import _validation as V
 from . import registry as R
 from ._errors import NonFiniteOutputError
 from ._layout import build_layout, make_workspace
-from .kernels import batch_loss_grad, forward_rows, gather
+from .kernels import batch_loss_grad, forward_batch, forward_rows, gather
 from .kernels import consts as C
 from .kernels.structs import Net
 
@@ -46,10 +46,14 @@ class MLP:
         "batch" the hidden layers carry no bias.
     residual : bool
         ``x^(l) = x^(l-1) + phi(z^(l))`` for hidden layers with equal widths.
-    loss : str, default "squared"
-        A name of :data:`jitmlp.registry.LOSSES`: mean over the batch of
-        ``0.5||y-h||^2``, ``log(1+exp(-y h))`` with y in {-1, 1}, or
-        ``-log softmax(h)_y`` with integer y.
+    loss : {"squared", "logistic", "cross_entropy", "huber", "poisson", \
+"binary_cross_entropy"}
+        Mean over the batch of ``0.5||y-h||^2``, ``log(1+exp(-y h))`` with
+        y in {-1, 1}, ``-log softmax(h)_y`` with integer y, the Huber loss
+        (``huber_delta``), the Poisson NLL ``exp(h) - y h`` (h the log-rate,
+        y >= 0), or the multi-label ``log(1+exp(h)) - y h`` with y in {0, 1}
+        (n, out); the last three summed over the outputs.  See
+        :mod:`jitmlp.registry`.
     init : {"he", "xavier", "lecun"}
         ``W ~ N(0, init_scale^2 * 2/n_in)``, ``N(0, init_scale^2 * 2/(n_in+n_out))``
         or ``N(0, init_scale^2/n_in)``; biases 0, gamma 1, beta 0.
@@ -60,8 +64,23 @@ class MLP:
         ``m`` of the running statistics ``r = (1-m) r + m s`` (PyTorch's).
     norm_eps : float
         eps in ``sqrt(var + eps)``.
+    dropout : float in [0, 1) or one per hidden layer
+        Inverted dropout on each hidden layer's activation output, before the
+        residual add: ``x = [x_prev +] m * phi(.) / (1 - p)``, ``m ~
+        Bernoulli(1 - p)`` per sample and unit, in training mode only (every
+        forward pass in training mode: :class:`Trainer` steps,
+        :meth:`loss_and_grad`, and :meth:`forward` / :meth:`loss` while
+        :attr:`training`, as in PyTorch); evaluation mode is the identity.
+        Masks are a hash of (seed, step, row, unit): the Trainer uses the
+        optimizer step count ``t``, other calls :attr:`dropout_step` (0
+        unless set), and the row index within the batch (within ``X`` for
+        model calls).  Same seed, same masks, for any thread count.
+    huber_delta : float > 0
+        delta of the "huber" loss.
     seed : int >= 0 or None
-        Same seed, same weights (in either dtype: drawn in float64, then cast).
+        Same seed, same weights (in either dtype: drawn in float64, then cast)
+        and the same dropout masks (a model without a seed draws a random
+        mask key, kept by pickling but not by :meth:`save`).
         Numpy integers and floats are accepted wherever ints and floats are;
         the config keeps them as Python ``int`` and ``float``.
 
@@ -73,6 +92,10 @@ class MLP:
         The running statistics of BatchNorm (empty without it).
     training : bool
         True in training mode (the initial mode, as in PyTorch).
+    dropout_step : int
+        The step of the dropout masks of training-mode passes outside a
+        :class:`Trainer` (0; fixed, so that :meth:`loss_and_grad` is a
+        deterministic function of the parameters).
 
     Examples
     --------
@@ -86,11 +109,13 @@ class MLP:
 
     def __init__(self, sizes, *, activation="relu", norm=None, residual=False,
                  loss="squared", init="he", init_scale=1.0, dtype="float64",
-                 bn_momentum=0.1, norm_eps=1e-5, seed=None):
+                 bn_momentum=0.1, norm_eps=1e-5, dropout=0.0, huber_delta=1.0,
+                 seed=None):
         self._build(sizes, activation=activation, norm=norm,
                     residual=residual, loss=loss, init=init,
                     init_scale=init_scale, dtype=dtype,
-                    bn_momentum=bn_momentum, norm_eps=norm_eps, seed=seed)
+                    bn_momentum=bn_momentum, norm_eps=norm_eps,
+                    dropout=dropout, huber_delta=huber_delta, seed=seed)
         cfg = self._config
         self._initialise(cfg["init"], cfg["init_scale"], cfg["seed"])
 
@@ -103,7 +128,8 @@ class MLP:
         return m
 
     def _build(self, sizes, *, activation, norm, residual, loss, init,
-               init_scale, dtype, bn_momentum, norm_eps, seed):
+               init_scale, dtype, bn_momentum, norm_eps, seed, dropout=0.0,
+               huber_delta=1.0):
         """Validate the arguments, record the config, allocate zero buffers."""
         if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
             raise TypeError(f"sizes must be a sequence of ints; got {sizes!r}")
@@ -127,6 +153,9 @@ class MLP:
         bn_momentum = V.real("bn_momentum", bn_momentum, low=0.0, high=1.0)
         # eps = 0 divides by zero for a constant feature (NaN outputs)
         norm_eps = V.real("norm_eps", norm_eps, low=0.0, low_open=True)
+        dropout, rates = V.dropout_rates(dropout, len(sizes) - 2)
+        huber_delta = V.real("huber_delta", huber_delta, low=0.0,
+                             low_open=True)
         if sizes[-1] < loss_spec.min_outputs or (
                 loss_spec.max_outputs is not None
                 and sizes[-1] > loss_spec.max_outputs):
@@ -150,10 +179,15 @@ class MLP:
                             residual=bool(residual), loss=loss, init=init,
                             init_scale=init_scale, dtype=dt.name,
                             bn_momentum=bn_momentum, norm_eps=norm_eps,
+                            dropout=dropout, huber_delta=huber_delta,
                             seed=seed)
         self._loss_code = loss_spec.code
         self._layout = build_layout(sizes, act_spec.code, norm_spec.code,
-                                    residual)
+                                    residual, rates)
+        # the key of the dropout masks: the seed, else a random one
+        self._mask_seed = seed % (1 << 63) if seed is not None else int(
+            np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1)
+        self.dropout_step = 0
         self._params = np.zeros(self._layout.n_params, dtype=dt)
         self._stats = np.zeros(self._layout.n_stats, dtype=dt)
         self._ws_cache = {}
@@ -183,7 +217,9 @@ class MLP:
                    params=self._params, stats=self._stats,
                    loss=int(self._loss_code),
                    bn_momentum=float(self._config["bn_momentum"]),
-                   norm_eps=float(self._config["norm_eps"]))
+                   norm_eps=float(self._config["norm_eps"]),
+                   huber_delta=float(self._config.get("huber_delta", 1.0)),
+                   mask_seed=int(self._mask_seed))
 
     def _workspace(self, capacity, y_cols):
         """Workspace for batches of up to ``capacity`` rows.  Kept for the next
@@ -235,6 +271,10 @@ class MLP:
                            doc="float: m of the running statistics' EMA")
     norm_eps = property(lambda self: self._config["norm_eps"],
                         doc="float > 0: eps in sqrt(var + eps)")
+    dropout = property(lambda self: self._config["dropout"],
+                       doc="the dropout rate(s), as given")
+    huber_delta = property(lambda self: self._config["huber_delta"],
+                           doc="float: delta of the huber loss")
     @property
     def layout(self):
         """The :class:`~jitmlp._layout.Layout` of this architecture: the
@@ -317,6 +357,8 @@ class MLP:
         extra = "".join(f", {k}={c[k]!r}" for k in
                         ("activation", "norm", "residual", "loss", "dtype")
                         if k in c)
+        if c.get("dropout"):
+            extra += f", dropout={c['dropout']!r}"
         return f"MLP({list(self.sizes)!r}{extra})"
 
     # ------------------------------------------------------------------- modes
@@ -453,6 +495,15 @@ class MLP:
         return V.check_y(y, n, self._loss, self.n_outputs, self.dtype,
                          name=name)
 
+    def _check_yw(self, y, n, sample_weight, name="y"):
+        """Targets for the kernels, with the weights as a trailing column
+        when ``sample_weight`` is given (see kernels/losses.py)."""
+        Yc = self._check_y(y, n, name=name)
+        if sample_weight is None:
+            return Yc
+        w = V.check_sample_weight(sample_weight, n, self.dtype)
+        return V.with_weight_column(Yc, w, self.dtype)
+
     def _finite_output(self, what, a):
         """Raise instead of returning NaN or inf from finite inputs."""
         if not np.isfinite(a).all():
@@ -465,6 +516,8 @@ class MLP:
         return a
 
     def _run_rows(self, Xc, Yc, loss_code, want_out):
+        """Forward all rows in chunks (one chunk for BatchNorm in training
+        mode); returns (h or an empty array, the summed loss)."""
         n = Xc.shape[0]
         if self._batch_norm_in_training():
             if n < 2:
@@ -479,7 +532,8 @@ class MLP:
         with self._lock:   # the cached workspace is shared by the threads
             ws = self._workspace(chunk, ycols)
             total = forward_rows(self._net(), ws, Xc, Yc, order, chunk,
-                                 self.training, loss_code, out)
+                                 self.training, loss_code, out,
+                                 int(self.dropout_step))
         return out, total
 
     def forward(self, X):
@@ -526,16 +580,20 @@ class MLP:
         Returns
         -------
         ndarray
-            squared: h, shape (n,) when out == 1, else (n, out); logistic:
-            labels in {-1, +1}, int64 (n,); cross_entropy: class indices
-            (argmax of h), int64 (n,).
+            squared, huber: h, shape (n,) when out == 1, else (n, out);
+            poisson: the rate exp(h), same shapes; logistic: labels in
+            {-1, +1}, int64 (n,); cross_entropy: class indices (argmax of h),
+            int64 (n,); binary_cross_entropy: ``h > 0`` as int64 (n, out).
 
         Raises
         ------
         ValueError, NonFiniteOutputError
             As :meth:`forward`.
         """
-        return self._loss.predict(self.forward(X))
+        out = self._loss.predict(self.forward(X))
+        if out.dtype.kind == "f":    # poisson's exp(h) may overflow
+            self._finite_output("predict", out)
+        return out
 
     def predict_proba(self, X):
         """Class probabilities in the current mode.
@@ -548,7 +606,8 @@ class MLP:
         -------
         ndarray, the model's dtype
             cross_entropy: softmax of h, shape (n, out); logistic: shape
-            (n, 2), columns P(y=-1), P(y=+1).
+            (n, 2), columns P(y=-1), P(y=+1); binary_cross_entropy: the
+            sigmoid of h, (n, out), one probability per label.
 
         Raises
         ------
@@ -556,31 +615,38 @@ class MLP:
             The model's loss has no probabilities (squared).
         """
         if self._loss.proba is None:
-            raise ValueError(f"predict_proba needs a classification loss; this "
-                             f"model uses the {self._loss.name} loss")
+            raise ValueError(f"predict_proba needs a classification loss; "
+                             f"this model uses the {self._loss.name} loss")
         return self._finite_output("predict_proba",
                                    self._loss.proba(self.forward(X)))
 
-    def loss(self, X, y):
+    def loss(self, X, y, sample_weight=None):
         """Mean loss over the rows of X in the current mode.
 
         Parameters
         ----------
         X : array_like of shape (n, d)
         y : array_like
-            squared: (n,) or (n, out); logistic: (n,) in {-1, +1};
-            cross_entropy: (n,) integer classes in [0, out).
+            squared, huber: (n,) or (n, out); poisson: the same, >= 0;
+            logistic: (n,) in {-1, +1}; cross_entropy: (n,) integer classes
+            in [0, out); binary_cross_entropy: (n, out) in {0, 1} ((n,)
+            when out == 1).
+        sample_weight : array_like of shape (n,), optional
+            Finite, >= 0, not all zero: the loss is then
+            ``sum_i w_i l_i / sum_i w_i``.
 
         Returns
         -------
         float
         """
         Xc = self._check_X(X)
-        Yc = self._check_y(y, Xc.shape[0])
+        Yc = self._check_yw(y, Xc.shape[0], sample_weight)
         _, total = self._run_rows(Xc, Yc, self._loss_code, False)
-        return float(self._finite_output("loss", np.array(total / Xc.shape[0])))
+        den = Xc.shape[0] if sample_weight is None else \
+            float(Yc[:, -1].sum(dtype=np.float64))
+        return float(self._finite_output("loss", np.array(total / den)))
 
-    def loss_and_grad(self, X, y):
+    def loss_and_grad(self, X, y, sample_weight=None):
         """(mean loss, gradient) in training mode over all rows as one batch.
 
         The gradient is a new 1-D array in the layout of ``params``; neither
@@ -591,6 +657,14 @@ class MLP:
         X : array_like of shape (n, d)
         y : array_like
             As for :meth:`loss`.
+        sample_weight : array_like of shape (n,), optional
+            As for :meth:`loss`: the loss and gradient of
+            ``sum_i w_i l_i / sum_i w_i``; rows of weight 0 have no effect
+            (except on BatchNorm's batch statistics, which use every row).
+
+        Dropout is applied (training mode) with the masks of
+        :attr:`dropout_step` and the row index in ``X``: a fixed mask, so
+        the gradient is that of a deterministic function of the parameters.
 
         Returns
         -------
@@ -599,7 +673,7 @@ class MLP:
             Use :meth:`param_views` to see it per tensor.
         """
         Xc = self._check_X(X)
-        Yc = self._check_y(y, Xc.shape[0])
+        Yc = self._check_yw(y, Xc.shape[0], sample_weight)
         n = Xc.shape[0]
         if self.norm == "batch" and n < 2:
             raise ValueError(V.BN_TWO_ROWS + f"; got {n} sample")
@@ -611,19 +685,97 @@ class MLP:
         part = np.empty_like(self._params) if block < n else grad
         order = np.arange(n, dtype=np.int64)
         net = self._net()
+        step = int(self.dropout_step)
         total = 0.0
+        if sample_weight is None:
+            den, wsum = n, None
+        else:
+            wsum = Yc[:, -1].astype(np.float64)
+            den = float(wsum.sum())
         _compile.notice(batch_loss_grad, "gradient", self.dtype)
         with self._lock:   # the cached workspace is shared by the threads
             ws = self._workspace(block, Yc.shape[1])
             for start in range(0, n, block):
                 B = min(block, n - start)
+                # this block's share of the denominator (rows, or weights)
+                bden = B if wsum is None else float(
+                    wsum[start:start + B].sum())
+                if bden == 0.0:
+                    continue      # all its rows have weight 0: no share
                 gather(Xc, Yc, order, start, B, ws)
-                total += batch_loss_grad(net, part, ws, B, Yc.shape[1], False)
-                if part is not grad:  # the block's mean gradient, weighted B/n
-                    grad += part * (B / n)
+                total += batch_loss_grad(net, part, ws, B, Yc.shape[1],
+                                         False, 1.0 / bden, step, start)
+                if part is not grad:  # the block's mean gradient, weighted
+                    grad += part * (bden / den)
         loss = float(self._finite_output("loss_and_grad",
-                                         np.array(total / n)))
+                                         np.array(total / den)))
         return loss, self._finite_output("loss_and_grad (gradient)", grad)
+
+    def update_bn(self, X, batch_size=256):
+        """Recompute the BatchNorm running statistics from one pass over X.
+
+        PyTorch's ``torch.optim.swa_utils.update_bn``: the running
+        statistics are reset (mean 0, variance 1), then the batches
+        ``X[0:batch_size], X[batch_size:2*batch_size], ...`` (in order) are
+        run forward in training mode, and every layer's running mean and
+        variance become the plain (cumulative) average over the batches of
+        the batch means and of the unbiased batch variances
+        (``B/(B-1)`` times the biased ones): momentum ``1/k`` at the k-th
+        batch.  Each layer sees the outputs of the layers below in training
+        mode (batch statistics, dropout with the masks of
+        :attr:`dropout_step`).  The parameters and the mode do not change.
+        Without BatchNorm this does nothing.
+
+        Use it after the parameters changed without the running statistics
+        following (the EMA lags behind fast training, weight averaging,
+        :meth:`load_state_dict` of parameters only).
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+        batch_size : int >= 2
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            X is invalid, or a batch would have a single row (the unbiased
+            variance of one sample is undefined); nothing changes.
+        """
+        Xc = self._check_X(X)
+        batch_size = V.positive_int("batch_size", batch_size)
+        if self.norm != "batch":
+            return self
+        n = Xc.shape[0]
+        if n < 2 or batch_size < 2 or (n > batch_size
+                                       and n % batch_size == 1):
+            raise ValueError(V.BN_TWO_ROWS + f"; update_bn with batch_size="
+                             f"{batch_size} and {n} samples leaves a batch of "
+                             f"1")
+        B = min(batch_size, n)
+        ws = self._workspace(B, 0)
+        Y = np.empty((n, 0), self.dtype)
+        order = np.arange(n, dtype=np.int64)
+        stats = np.zeros_like(self._stats)
+        for name, _, off, shape in self._layout.entries:
+            if name.endswith("running_var"):
+                stats[off:off + shape[0]] = 1.0
+        net = self._net()._replace(stats=stats)
+        step = int(self.dropout_step)
+        for k, start in enumerate(range(0, n, B)):
+            rows = min(B, n - start)
+            gather(Xc, Y, order, start, rows, ws)
+            forward_batch(net._replace(bn_momentum=1.0 / (k + 1)), ws, rows,
+                          True, False, True, step, start)
+        if not np.isfinite(stats).all():
+            raise NonFiniteOutputError(
+                "update_bn: the running statistics overflow (in "
+                f"{self.dtype}); nothing was changed")
+        self._stats[...] = stats
+        return self
 
     def preactivations(self, X):
         """Diagnostics: the pre-activations of every layer, in plain numpy.
@@ -698,6 +850,8 @@ class MLP:
         """
         yp = self.predict(X)
         Yc = self._check_y(y, yp.shape[0])
+        if self._loss.task == "multilabel":   # subset accuracy (sklearn's)
+            return float(np.mean((yp == Yc).all(axis=1)))
         if not self._loss.classify:
             if yp.shape[0] < 2:
                 raise ValueError("score (R^2) needs at least 2 samples; got 1")
@@ -726,8 +880,20 @@ class MLP:
         for old in ("dtype", "sizes", "activation", "norm", "residual",
                     "loss_name", "bn_momentum", "norm_eps", "layout"):
             state.pop(old, None)
+        # pickles from before dropout and the huber loss
+        state["_config"] = {"dropout": 0.0, "huber_delta": 1.0,
+                            **state["_config"]}
+        state.setdefault("_mask_seed", (state["_config"].get("seed") or 0)
+                         % (1 << 63))
+        state.setdefault("dropout_step", 0)
         self.__dict__.update(state)
         self._lock = threading.RLock()
+        if self._layout.table.shape[1] != C.NCOL:   # an older layout table
+            cfg = self._config
+            self._layout = build_layout(
+                cfg["sizes"], R.activation(cfg["activation"]).code,
+                R.norm(cfg["norm"]).code, cfg["residual"],
+                V.dropout_rates(cfg["dropout"], len(cfg["sizes"]) - 2)[1])
         lay = self._layout
         for name, size in (("_params", lay.n_params), ("_stats", lay.n_stats)):
             a = np.array(state[name], copy=True)

@@ -139,8 +139,11 @@ class Loss:
 
     task : "regression", "binary", "multiclass" or "multilabel".
     target : how ``y`` is checked and encoded for the kernels: "values"
-        (real, one column per output), "sign" (-1/+1, one column) or "class"
-        (integer index in [0, out), one column).
+        (real, one column per output), "nonneg" (real >= 0, one column per
+        output), "indicator" (0/1, one column per output), "sign" (-1/+1,
+        one column) or "class" (integer index in [0, out), one column).
+    value, delta : numpy references; ``delta`` may take the Huber delta as
+        a keyword ``hd`` (``takes_delta``).
     """
     name: str
     code: int
@@ -154,6 +157,7 @@ class Loss:
     proba: object = None      # h -> probabilities, or None
     aliases: tuple = field(default=())
     formula: str = ""         # the per-sample loss, as documented
+    takes_delta: bool = False  # value/delta take the keyword hd (huber)
 
     @property
     def classify(self):
@@ -161,7 +165,26 @@ class Loss:
 
     def y_cols(self, n_outputs):
         """Columns of the target array the kernels receive."""
-        return n_outputs if self.target == "values" else 1
+        return n_outputs if self.target in ("values", "nonneg",
+                                            "indicator") else 1
+
+
+def _huber_value(h, y, hd=1.0):
+    r = h - y
+    a = np.abs(r)
+    return np.where(a <= hd, 0.5 * r * r, hd * (a - 0.5 * hd)).sum(axis=1)
+
+
+def _huber_delta(h, y, hd=1.0):
+    return np.clip(h - y, -hd, hd)
+
+
+def _exp_raw(h):
+    return _raw(np.exp(h))
+
+
+def _indicator(h):
+    return (h > 0).astype(np.int64)
 
 
 def _ce_value(h, y):
@@ -188,6 +211,22 @@ LOSSES = {l.name: l for l in (
     Loss("cross_entropy", C.LOSS_CROSS_ENTROPY, "multiclass", "class", 2,
          None, value=_ce_value, delta=_ce_delta, predict=_argmax,
          proba=_softmax, formula="logsumexp(h) - h_y, y a class index"),
+    Loss("huber", C.LOSS_HUBER, "regression", "values", 1, None,
+         value=_huber_value, delta=_huber_delta, predict=_raw,
+         takes_delta=True,
+         formula="sum of 0.5 r^2 (|r| <= delta) else delta (|r| - delta/2)"),
+    # h is the log-rate: PyTorch's PoissonNLLLoss(log_input=True,
+    # full=False); exp(h) overflows for h > ~709 (float64), ~88 (float32):
+    # the loss is then inf, reported as a divergence / non-finite output
+    Loss("poisson", C.LOSS_POISSON, "regression", "nonneg", 1, None,
+         value=lambda h, y: (np.exp(h) - y * h).sum(axis=1),
+         delta=lambda h, y: np.exp(h) - y, predict=_exp_raw,
+         formula="sum of exp(h) - y h, h the log-rate"),
+    Loss("binary_cross_entropy", C.LOSS_BCE, "multilabel", "indicator", 1,
+         None, value=lambda h, y: (softplus(h) - y * h).sum(axis=1),
+         delta=lambda h, y: sigmoid(h) - y, predict=_indicator,
+         proba=lambda h: sigmoid(h).astype(h.dtype, copy=False),
+         formula="sum of log(1 + exp(h)) - y h, y in {0, 1}"),
 )}
 
 

@@ -271,3 +271,54 @@ class ReduceOnPlateau(Schedule):
         self._scale = 1.0
         self._best = math.inf
         self._bad = 0
+
+
+class OneCycle(Schedule):
+    """PyTorch's ``OneCycleLR`` (Smith & Topin 2018) with cosine annealing
+    and ``three_phase=False``: the learning rate of step ``t`` (0-based).
+
+    From ``max_lr / div_factor`` up to ``max_lr`` over the first
+    ``pct_start * total_steps - 1`` steps, then down to
+    ``max_lr / div_factor / final_div_factor`` at step ``total_steps - 1``,
+    both halves of a cosine: ``end + (start - end) (1 + cos(pi pct)) / 2``
+    with ``pct`` the fraction of the phase done.  The optimizer's ``lr`` is
+    ignored (``max_lr`` sets the scale).  As in PyTorch, a step beyond
+    ``total_steps`` is an error (ValueError): size ``total_steps`` to the
+    training, e.g. ``epochs * ceil(n / batch_size)``.  PyTorch's momentum
+    cycling (``cycle_momentum``) is not part of this schedule.
+    """
+
+    def __init__(self, max_lr, total_steps, pct_start=0.3, div_factor=25.0,
+                 final_div_factor=1e4):
+        self.max_lr = V.real("max_lr", max_lr, low=0.0, low_open=True)
+        self.total_steps = V.positive_int("total_steps", total_steps)
+        self.pct_start = V.real("pct_start", pct_start, low=0.0, high=1.0,
+                                low_open=True, high_open=True)
+        self.div_factor = V.real("div_factor", div_factor, low=0.0,
+                                 low_open=True)
+        self.final_div_factor = V.real("final_div_factor", final_div_factor,
+                                       low=0.0, low_open=True)
+        end_up = float(self.pct_start * self.total_steps) - 1
+        if not 0 < end_up < self.total_steps - 1:
+            raise ValueError(f"OneCycle: pct_start={self.pct_start} with "
+                             f"total_steps={self.total_steps} leaves a phase "
+                             f"of no steps (need 1 < pct_start * total_steps "
+                             f"< total_steps)")
+
+    def values(self, t, base_lr):
+        t = np.asarray(t, np.int64)
+        if t.size and (t.min() < 0 or t.max() > self.total_steps):
+            raise ValueError(
+                f"OneCycle: step {int(t.max())} is beyond total_steps="
+                f"{self.total_steps} (PyTorch's OneCycleLR refuses it too); "
+                f"build the schedule with total_steps >= the steps trained")
+        initial = self.max_lr / self.div_factor
+        final = initial / self.final_div_factor
+        end_up = float(self.pct_start * self.total_steps) - 1
+        end_down = float(self.total_steps - 1)
+        tf = t.astype(np.float64)
+        up = tf <= end_up
+        pct = np.where(up, tf / end_up, (tf - end_up) / (end_down - end_up))
+        start = np.where(up, initial, self.max_lr)
+        end = np.where(up, self.max_lr, final)
+        return end + (start - end) / 2.0 * (np.cos(np.pi * pct) + 1)

@@ -352,6 +352,15 @@ class Trainer:
         self.__dict__.update(state)
 
     # ---------------------------------------------------- data parallelism
+    def _check_comm_features(self, weighted):
+        """What the data-parallel path does not do yet, refused before any
+        collective (every rank raises the same error)."""
+        if weighted:
+            raise ValueError("sample_weight is not supported with comm yet")
+        if any(r > 0 for r in np.atleast_1d(self.model.dropout)):
+            raise ValueError("dropout is not supported with comm yet (masks "
+                             "would repeat across ranks)")
+
     def _sync_start(self, settings):
         """Collective start of a fit or step with ``comm``: check that the
         ranks agree on the settings, then broadcast the state of rank 0."""
@@ -511,7 +520,7 @@ class Trainer:
                 }.get(code, "training diverged")
 
     # ------------------------------------------------------------- training
-    def step(self, X_batch, y_batch):
+    def step(self, X_batch, y_batch, sample_weight=None):
         """Exactly one optimizer step on exactly this batch, in training mode.
 
         Parameters
@@ -519,6 +528,10 @@ class Trainer:
         X_batch : array_like, shape (B, d)
         y_batch : array_like
             Targets as for :meth:`MLP.loss` (B rows).
+
+        ``sample_weight`` (shape (B,), finite, >= 0, not all zero): the batch
+        loss is ``sum_i w_i l_i / sum_i w_i``.  Dropout uses the masks of
+        optimizer step ``t`` (the same as :meth:`fit` on the same batches).
 
         Returns
         -------
@@ -538,9 +551,10 @@ class Trainer:
         self._check_settings()
         m = self.model
         X = m._check_X(X_batch)
-        Y = m._check_y(y_batch, X.shape[0])
+        Y = m._check_yw(y_batch, X.shape[0], sample_weight)
         B = X.shape[0]
         if self.comm is not None:
+            self._check_comm_features(sample_weight is not None)
             return self._step_comm(X, Y, B)
         if m.norm == "batch" and B < 2:
             raise ValueError(V.BN_TWO_ROWS + f"; this batch has {B}")
@@ -588,7 +602,8 @@ class Trainer:
         tr, va = np.sort(perm[n_val:]), np.sort(perm[:n_val])
         return X[tr], Y[tr], X[va], Y[va]
 
-    def fit(self, X, y, validation_data=None, *, epochs=None, reset=False):
+    def fit(self, X, y, validation_data=None, *, epochs=None, reset=False,
+            sample_weight=None):
         """Train for ``epochs`` (default: the constructor's) more epochs.
 
         Continues where the last fit stopped (optimizer state, step count,
@@ -612,6 +627,17 @@ class Trainer:
             Epochs of this call (default: the constructor's).
         reset : bool
             Start over (:meth:`reset`) first.
+        sample_weight : array_like of shape (n,), optional
+            Finite, >= 0, not all zero.  Each batch's loss is then
+            ``sum_i w_i l_i / sum_i w_i`` (rows of weight 0 have no effect on
+            the gradient), the epoch's ``loss`` the weighted mean over the
+            epoch.  A batch whose weights sum to 0 is skipped: no update
+            (parameters, optimizer state and running statistics stay), but
+            it counts as a step (the step count ``t``, the schedule and the
+            dropout masks move on as if it had been made).  Validation
+            (``validation_data`` or ``validation_split``) is unweighted.
+            With BatchNorm, rows of weight 0 still enter the batch
+            statistics (as in PyTorch, where weights scale the loss only).
 
         Returns
         -------
@@ -638,7 +664,8 @@ class Trainer:
         n_epochs = self.epochs if epochs is None else V.positive_int(
             "epochs", epochs)
         X = m._check_X(X)
-        Y = m._check_y(y, X.shape[0])
+        Y = m._check_yw(y, X.shape[0], sample_weight)
+        weighted = sample_weight is not None
         Xv = Yv = None
         if validation_data is not None:
             try:
@@ -650,11 +677,18 @@ class Trainer:
             Yv = m._check_y(yv, Xv.shape[0], name="y_val")
         elif self.validation_split > 0:
             X, Y, Xv, Yv = self._split(X, Y)
+            if weighted:     # validation is unweighted
+                Yv = np.ascontiguousarray(Yv[:, :-1])
+                if not (Y[:, -1] > 0).any():
+                    raise ValueError("sample_weight is all zero on the "
+                                     "training rows left by "
+                                     "validation_split")
         n = X.shape[0]
         batch = self.batch_size
         comm = self.comm
         rows = None
         if comm is not None:
+            self._check_comm_features(weighted)
             if reset:
                 self.reset()
             self.optimizer.bind(m)
@@ -705,6 +739,11 @@ class Trainer:
                     m.train()
                     on_chunk = (None if bar is None else
                                 self._chunk_reporter(bar, e, last, n, batch))
+                    # the sum of the sample weights of every batch
+                    wb = (np.add.reduceat(
+                        Y[order, -1].astype(np.float64),
+                        np.arange(0, order.shape[0], batch))
+                        if weighted else None)
                     self._last_run = (0, None, None, 0.0)
                     try:
                         if comm is None:
@@ -723,7 +762,8 @@ class Trainer:
                         done, step_loss, gn, secs = self._last_run
                         if done > 0 and comm is None:
                             self._record(hist, e, done, step_loss, gn, lrs,
-                                         secs, n, batch, stride)
+                                         secs, n, batch, stride,
+                                         batch_weights=wb)
                             self.epoch += 1
                         hist.interrupted = True
                         raise
@@ -732,7 +772,7 @@ class Trainer:
                         self._record(hist, e, done, step_loss, gn, lrs, secs,
                                      n, batch, stride,
                                      None if rows is None else
-                                     rows[:done].sum(axis=1))
+                                     rows[:done].sum(axis=1), wb)
                         self.epoch += 1
                     if code:
                         hist.diverged = True
@@ -840,8 +880,10 @@ class Trainer:
         return float(tot[0] / tot[1]), float(tot[2] / tot[1])
 
     def _record(self, hist, e, done, step_loss, gn, lrs, secs, n, batch,
-                stride, sizes=None):
-        """One (possibly partial) epoch of ``done`` steps into ``hist``."""
+                stride, sizes=None, batch_weights=None):
+        """One (possibly partial) epoch of ``done`` steps into ``hist``;
+        ``sizes``: the global rows of every step (comm);
+        ``batch_weights``: the sum of the sample weights of every batch."""
         if sizes is not None:   # global rows of every step (comm)
             sizes = np.asarray(sizes, np.float64)
         else:
@@ -849,7 +891,14 @@ class Trainer:
             if self.sampling == "epoch" and done * batch > n:
                 sizes[-1] = n - batch * (done - 1)
         hist.epoch.append(e)
-        hist.loss.append(float(np.dot(step_loss[:done], sizes) / sizes.sum()))
+        if batch_weights is None:
+            hist.loss.append(float(np.dot(step_loss[:done], sizes)
+                                   / sizes.sum()))
+        else:
+            wsum = batch_weights[:done].sum()
+            hist.loss.append(float(np.dot(step_loss[:done],
+                                          batch_weights[:done]) / wsum)
+                             if wsum > 0 else 0.0)
         hist.lr.append(float(lrs[0]))
         hist.lr_steps.append(lrs[:done])
         hist.steps.append(int(done))

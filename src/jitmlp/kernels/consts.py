@@ -22,7 +22,14 @@ OFF_RVAR = 10   # offset of running_var in the statistics buffer, -1 if none
 X_IN = 11       # unit offset of the layer input x^(l-1) in the activation workspace
 X_OUT = 12      # unit offset of the layer output x^(l) in the activation workspace
 Z_OFF = 13      # unit offset in the per-hidden-unit workspaces (phi', xhat, rstd)
-NCOL = 14
+DROP = 14       # dropout rate of the layer's output in parts per 2^32 (0: none)
+DROP_SCALE = 15  # the float64 bits of 1 / (1 - p), the inverted-dropout scale
+NCOL = 16
+
+# dropout: a unit is kept when the top 32 bits of its hash are >= the
+# layer's DROP entry, i.e. with probability 1 - DROP / 2^32 (1 - p to within
+# 2^-33), and then multiplied by 1 / (1 - p) exactly (DROP_SCALE)
+DROP_ONE = 1 << 32
 
 # activation codes
 ACT_IDENTITY = 0
@@ -45,6 +52,9 @@ NORM_LAYER = 2
 LOSS_SQUARED = 0
 LOSS_LOGISTIC = 1
 LOSS_CROSS_ENTROPY = 2
+LOSS_HUBER = 3
+LOSS_POISSON = 4
+LOSS_BCE = 5        # binary cross-entropy, multi-label
 
 # optimizer update rules (kernels/update.py::update_range)
 RULE_SGD = 0

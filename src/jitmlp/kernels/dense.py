@@ -11,10 +11,10 @@ import numpy as np
 
 from ._jit import kernel
 from .activations import phi_and_dphi
-from .consts import (ACT, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU,
-                     LEAKY_SLOPE, N_IN, N_OUT, NORM, NORM_BATCH, NORM_LAYER, OFF_B,
-                     OFF_BETA, OFF_GAMMA, OFF_RMEAN, OFF_RVAR, OFF_W, RESID,
-                     X_IN, X_OUT, Z_OFF)
+from .consts import (ACT, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU, DROP,
+                     DROP_SCALE, LEAKY_SLOPE, N_IN, N_OUT, NORM, NORM_BATCH,
+                     NORM_LAYER, OFF_B, OFF_BETA, OFF_GAMMA, OFF_RMEAN,
+                     OFF_RVAR, OFF_W, RESID, X_IN, X_OUT, Z_OFF)
 from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
                    layernorm_forward)
 
@@ -81,12 +81,56 @@ def _block(buf, off, rows, cols):
     return buf[off:off + rows * cols].reshape((rows, cols))
 
 
+# splitmix64 (Steele, Lea & Flood 2014): the counter-based hash of dropout
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S32 = np.uint64(32)
+
+
+@kernel(inline="always")
+def _mix(z):
+    """splitmix64's finaliser: a bijection of uint64 with full avalanche."""
+    z = (z ^ (z >> _S30)) * _MIX1
+    z = (z ^ (z >> _S27)) * _MIX2
+    return z ^ (z >> _S31)
+
+
 @kernel()
-def forward_batch(net, ws, B, training, store, update_stats):
+def dropout_mask(z, dp, rate, keep, seed, step, row0, unit0):
+    """Inverted dropout on z (B, K) in place, and on phi' in dp when it has rows.
+
+    Unit j of row i is kept when the top 32 bits of
+    hash(seed, step, row0 + i, unit0 + j) are >= ``rate`` (parts per 2^32),
+    i.e. with probability 1 - rate / 2^32, and then scaled by ``keep``
+    = 1 / (1 - p); otherwise it is zeroed.  The mask is a pure function of
+    its key, so it is the same for any thread count, chunking or call path.
+    """
+    B, K = z.shape
+    store = dp.shape[0] > 0
+    thr = np.uint64(rate)
+    base = _mix(_mix(np.uint64(seed) + _GOLDEN) ^ (np.uint64(step) * _MIX1))
+    for i in range(B):
+        rk = _mix(base ^ (np.uint64(row0 + i) * _GOLDEN))
+        for j in range(K):
+            hsh = _mix(rk + np.uint64(unit0 + j) * _MIX2)
+            m = keep if (hsh >> _S32) >= thr else 0.0
+            z[i, j] = z[i, j] * m
+            if store:
+                dp[i, j] = dp[i, j] * m
+
+
+@kernel()
+def forward_batch(net, ws, B, training, store, update_stats, step=0, row0=0):
     """Forward pass of the B rows already in x^(0) (the head of ws.x).
 
     Writes every x^(l) into ws.x; the output h = x^(L+1) is the last block.
-    ``training``: BatchNorm uses batch statistics (else running ones).
+    ``training``: BatchNorm uses batch statistics (else running ones), and
+    dropout is applied (layers with a DROP rate) with the masks of optimizer
+    step ``step`` for the rows ``row0, ..., row0 + B - 1``.
     ``store``: keep phi'(a), xhat and 1/std for the backward pass.
     ``update_stats``: move the BatchNorm running statistics (EMA).
     """
@@ -137,10 +181,23 @@ def forward_batch(net, ws, B, training, store, update_stats):
                 raise ValueError("jitmlp kernel: unknown norm code")
         act = lay[l, ACT]
         resid = lay[l, RESID] != 0
+        rate = lay[l, DROP]
         if store:
-            activate(z, x, _block(ws.dphi, zo, B, n_out), act, resid)
+            dp = _block(ws.dphi, zo, B, n_out)
         else:
-            activate(z, x, _block(ws.dphi, 0, 0, n_out), act, resid)
+            dp = _block(ws.dphi, 0, 0, n_out)
+        if training and rate > 0:
+            # phi, then the mask on phi (and phi'), then the residual add
+            activate(z, x, dp, act, False)
+            keep = lay.view(np.float64)[l, DROP_SCALE]
+            dropout_mask(z, dp, rate, keep, net.mask_seed, step, row0,
+                         lay[l, Z_OFF])
+            if resid:
+                for i in range(B):
+                    for j in range(n_out):
+                        z[i, j] += x[i, j]
+        else:
+            activate(z, x, dp, act, resid)
 
 
 @kernel(inline="always")

@@ -10,7 +10,7 @@ from ._jit import kernel
 from .consts import (N_IN, N_OUT, OFF_W, STOP_GRAD, STOP_LOSS, STOP_STATS,
                      STOP_UPDATE, X_OUT)
 from .dense import _block, backward_batch, forward_batch
-from .losses import loss_and_delta
+from .losses import loss_and_delta, target_cols
 from .update import (_update_parallel, parallel_parts, undo_update,
                      update_segments)
 
@@ -31,16 +31,20 @@ def gather(X, Y, order, start, B, ws):
 
 
 @kernel()
-def batch_loss_grad(net, grad, ws, B, yc, update_stats):
-    """Forward + loss + backward on the B gathered rows; returns the loss sum."""
-    forward_batch(net, ws, B, True, True, update_stats)
+def batch_loss_grad(net, grad, ws, B, yc, update_stats, scale, step, row0):
+    """Forward + loss + backward on the B gathered rows; returns the
+    (weighted) loss sum.  The gradient is that of ``scale * sum``: scale is
+    1/B, or 1/sum(w) with a weight column.  ``step``, ``row0``: the key of
+    the dropout masks (see forward_batch)."""
+    forward_batch(net, ws, B, True, True, update_stats, step, row0)
     lay = net.layout
     nl = lay.shape[0]
     out = lay[nl - 1, N_OUT]
     h = _block(ws.x, B * lay[nl - 1, X_OUT], B, out)
     y = _block(ws.y, 0, B, yc)
     delta = _block(ws.delta, 0, B, out)
-    total = loss_and_delta(h, y, net.loss, delta, 1.0 / B, True)
+    total = loss_and_delta(h, y, net.loss, delta, scale, True,
+                           net.huber_delta)
     backward_batch(net, grad, ws, B)
     return total
 
@@ -69,9 +73,14 @@ def train_epoch(net, hy, st, grad, ws, X, Y, plan, out):
     ``plan.order`` in batches of ``plan.batch_size`` (the last may be smaller).
 
     Step s uses rows order[s*batch_size : (s+1)*batch_size], learning rate
-    plan.lrs[s] and optimizer step count plan.t0 + s + 1, so that an epoch run
-    in chunks of steps is bitwise the same as one run in one call.
-    out.step_loss[s] receives the mean batch loss before the update.  Every
+    plan.lrs[s] and optimizer step count plan.t0 + s + 1 (also the step of
+    the dropout masks), so that an epoch run in chunks of steps is bitwise
+    the same as one run in one call.
+    out.step_loss[s] receives the mean batch loss before the update.
+    With sample weights (a trailing weight column of Y, see losses.py) the
+    mean is sum(w l) / sum(w) over the batch, and a batch whose weights sum
+    to 0 is skipped: nothing changes, its loss is recorded as 0, and it
+    still counts as a step (the step count and the schedule move on).  Every
     plan.gnorm_stride-th step adds each layer's ||dW|| to out.gnorm_acc[l]
     and 1 to out.gnorm_acc[-1].
 
@@ -106,6 +115,9 @@ def train_epoch(net, hy, st, grad, ws, X, Y, plan, out):
     t0 = plan.t0
     segments = net.segments
     parts = parallel_parts(segments, plan.n_threads)
+    # a trailing weight column in Y (sample weights)?
+    weighted = yc > target_cols(net.loss, lay[nl - 1, N_OUT])
+    yb = ws.y
     info[0] = 0
     for s in range(plan.s_begin, plan.s_end):
         start = s * batch_size
@@ -113,8 +125,17 @@ def train_epoch(net, hy, st, grad, ws, X, Y, plan, out):
         for k in range(S):
             stats_before[k] = stats[k]
         gather(X, Y, order, start, B, ws)
-        total = batch_loss_grad(net, grad, ws, B, yc, True)
-        loss = total / B
+        den = float(B)
+        if weighted:    # plain loops: no view, no call on the unweighted path
+            den = 0.0
+            for i in range(B):
+                den += yb[i * yc + yc - 1]
+            if den == 0.0:
+                step_loss[s] = 0.0
+                continue
+        total = batch_loss_grad(net, grad, ws, B, yc, True, 1.0 / den,
+                                t0 + s + 1, 0)
+        loss = total / den
         step_loss[s] = loss
         stop = 0
         if not math.isfinite(loss):

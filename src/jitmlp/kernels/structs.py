@@ -14,6 +14,9 @@ one kernel set per dtype serves every network, optimizer and trainer.
     stats     (n_stats,) BatchNorm running statistics (empty without it)
     loss      int, the loss code
     bn_momentum, norm_eps  float
+    huber_delta  float, delta of the Huber loss (unused by other losses)
+    mask_seed    int (>= 0, < 2^63), the key of the dropout masks: the mask of
+              a unit is a hash of (mask_seed, step, row of the batch, unit)
 
 ``Workspace`` (built by the model for a batch capacity B): scratch, no
 allocation per batch.
@@ -24,7 +27,8 @@ allocation per batch.
     feat      per-feature scratch, (4 * max_width)
     dx        dL/dx ping-pong, (2 * B * max_width)
     delta     delta = dL/dz of the current layer, (B * max_width)
-    y         the gathered targets, (B * y_cols)
+    y         the gathered targets, (B * y_cols); with sample weights the
+              weight is one more, trailing, column (see losses.py)
     stats_before  the running statistics before the current step
 
 ``OptHyper`` (built by the optimizer): its update rule and hyper-parameters,
@@ -38,7 +42,8 @@ the slot of each; unused slots are empty).
 from collections import namedtuple
 
 Net = namedtuple("Net", ["layout", "segments", "params", "stats", "loss",
-                         "bn_momentum", "norm_eps"])
+                         "bn_momentum", "norm_eps", "huber_delta",
+                         "mask_seed"])
 
 Workspace = namedtuple("Workspace", ["x", "dphi", "xhat", "rstd", "feat",
                                      "dx", "delta", "y", "stats_before"])
