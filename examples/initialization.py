@@ -11,35 +11,22 @@ training loss.  Saves the figure in a temporary folder (``--outdir DIR`` to choo
 """
 import argparse
 import os
-import tempfile
+import sys
 
 import numpy as np
 
 import jitmlp as jm
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _figures import add_figure_args, figure_dir  # noqa: E402
 
-
-def figure_dir(args):
-    """examples/figures/ only with --update-figures; else --outdir or a new
-    temporary folder."""
-    if args.update_figures:
-        return os.path.join(HERE, "figures")
-    if args.outdir:
-        os.makedirs(args.outdir, exist_ok=True)
-        return args.outdir
-    return tempfile.mkdtemp(prefix="jitmlp-example-")
 DEPTH = 30
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--outdir", default=None,
-                   help="folder for the figure (default: a new temporary "
-                        "folder; the committed figures stay as they are)")
-    p.add_argument("--update-figures", action="store_true",
-                   help="overwrite the committed figure in examples/figures/")
+    add_figure_args(p)
     args = p.parse_args(argv)
     epochs = 2 if args.quick else 30
     width = 64

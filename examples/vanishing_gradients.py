@@ -11,24 +11,15 @@ normalisation keep the norms flat.  Saves the figure in a temporary folder (``--
 """
 import argparse
 import os
-import tempfile
+import sys
 
 import numpy as np
 
 import jitmlp as jm
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _figures import add_figure_args, figure_dir  # noqa: E402
 
-
-def figure_dir(args):
-    """examples/figures/ only with --update-figures; else --outdir or a new
-    temporary folder."""
-    if args.update_figures:
-        return os.path.join(HERE, "figures")
-    if args.outdir:
-        os.makedirs(args.outdir, exist_ok=True)
-        return args.outdir
-    return tempfile.mkdtemp(prefix="jitmlp-example-")
 
 NETS = {
     "sigmoid": dict(activation="sigmoid", init="xavier"),
@@ -43,11 +34,7 @@ NETS = {
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--outdir", default=None,
-                   help="folder for the figure (default: a new temporary "
-                        "folder; the committed figures stay as they are)")
-    p.add_argument("--update-figures", action="store_true",
-                   help="overwrite the committed figure in examples/figures/")
+    add_figure_args(p)
     args = p.parse_args(argv)
     depths = [5, 20] if args.quick else [5, 20, 50]
     X, y = jm.datasets.make_regression(512 if args.quick else 4096,

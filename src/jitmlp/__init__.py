@@ -23,7 +23,7 @@ from ._cache import ensure_fresh_kernel_cache as _fresh  # noqa: E402
 
 _fresh()
 
-from . import datasets, optim, registry, schedules  # noqa: E402
+from . import datasets, optim, registry, schedules  # noqa: E402,F401
 from ._threads import get_num_threads, set_num_threads  # noqa: E402
 from .model import MLP, load  # noqa: E402
 from .optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop  # noqa: E402

@@ -219,7 +219,7 @@ def build(model, *, classes=None, regressor=False, doc=""):
     ``onnx.checker.check_model``.
     """
     onnx = require_onnx()
-    from onnx import TensorProto, helper
+    from onnx import helper
     _check_finite(model)
     g = _Graph(onnx, model.dtype)
     d, out = model.sizes[0], model.sizes[-1]

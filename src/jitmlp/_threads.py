@@ -38,7 +38,6 @@ then limits it with threadpoolctl when installed, else with
 """
 import ctypes
 import glob
-import numbers
 import os
 
 import numba

@@ -720,7 +720,7 @@ class Trainer:
         best_state = None
         bad_epochs = 0
         bar = self._progress(n_epochs, steps)
-        first, last = self.epoch, self.epoch + n_epochs
+        last = self.epoch + n_epochs
         try:
             with _DeferredInterrupt() as ctrl_c:
                 for _ in range(n_epochs):
