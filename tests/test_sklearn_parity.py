@@ -142,3 +142,60 @@ def test_warm_start_goes_on_from_the_fitted_parameters():
     assert len(warm.loss_curve_) == 6
     assert not np.array_equal(warm.coefs_[0], first)
     np.testing.assert_array_equal(warm.coefs_[0], cold.coefs_[0])
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_integer_sample_weights_equal_repeated_rows(solver):
+    """Full batch, float64: weight k == the row k times (issue 13)."""
+    X, y = regression(40)
+    w = np.random.default_rng(1).integers(0, 4, 40)
+    w[0] = 2
+    kw = dict(hidden_layer_sizes=(5,), solver=solver, max_iter=5,
+              random_state=0, shuffle=False, tol=0.0, n_iter_no_change=100,
+              learning_rate_init=0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = jm.MLPRegressor(batch_size=40, **kw).fit(X, y, sample_weight=w)
+        reps = np.repeat(np.arange(40), w)
+        b = jm.MLPRegressor(batch_size=len(reps), **kw).fit(X[reps], y[reps])
+    np.testing.assert_allclose(a.model_.params, b.model_.params, rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_class_weight_balanced_is_scikit_learns():
+    from sklearn.utils.class_weight import compute_sample_weight
+    r = np.random.default_rng(0)
+    X = r.standard_normal((90, 3))
+    y = np.array(["a"] * 70 + ["b"] * 15 + ["c"] * 5)
+    est = jm.MLPClassifier((4,), max_iter=1, class_weight="balanced",
+                           random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    _, enc = est.classes_, np.searchsorted(est.classes_, y)
+    w = est._weights(X, enc, None, y)
+    np.testing.assert_allclose(w, compute_sample_weight("balanced", y))
+    est.set_params(class_weight={"a": 1, "b": 2, "c": 10})
+    w = est._weights(X, enc, np.full(90, 0.5), y)
+    np.testing.assert_allclose(w, 0.5 * np.select(
+        [y == "a", y == "b"], [1.0, 2.0], 10.0))
+    with pytest.raises(ValueError, match="partial_fit"):
+        jm.MLPClassifier(class_weight="balanced").partial_fit(
+            X, y, classes=["a", "b", "c"])
+    for bad in ([-1.0] * 90, [np.nan] * 90, [0.0] * 90, [1.0] * 3):
+        with pytest.raises(ValueError):
+            jm.MLPClassifier((4,), max_iter=1).fit(X, y, sample_weight=bad)
+
+
+def test_class_weight_helps_the_minority_class():
+    r = np.random.default_rng(0)
+    X = np.vstack([r.normal(0, 1, (300, 2)), r.normal(1.2, 1, (30, 2))])
+    y = np.array([0] * 300 + [1] * 30)
+    recall = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for cw in (None, "balanced"):
+            est = jm.MLPClassifier((8,), max_iter=60, random_state=0,
+                                   class_weight=cw).fit(X, y)
+            recall[cw] = float(np.mean(est.predict(X[y == 1]) == 1))
+    assert recall["balanced"] > recall[None] + 0.2, recall

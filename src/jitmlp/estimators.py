@@ -34,7 +34,9 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import (check_classification_targets,
                                       type_of_target, unique_labels)
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import (_check_sample_weight, check_is_fitted,
+                                      column_or_1d)
 
 try:
     from sklearn.utils.validation import validate_data
@@ -53,6 +55,7 @@ from .schedules import Schedule
 
 class _BaseMLP(BaseEstimator):
     _loss = "squared"
+    _fit_weights = None   # the sample weights of the fit in progress
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *,
                  norm=None, residual=False, solver="adam", alpha=1e-4,
@@ -125,6 +128,32 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("solver='lbfgs' optimises the full-batch loss "
                              "and cannot keep BatchNorm's running statistics;"
                              " use norm='layer' or solver 'adam'/'sgd'")
+
+    def _weights(self, X, y_enc, sample_weight, y_raw=None, partial=False):
+        """Per-sample weights of this fit: ``sample_weight`` (checked) times
+        the classifier's ``class_weight``; None when both are absent."""
+        w = None
+        if sample_weight is not None:
+            w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+            if not np.isfinite(w).all() or (w < 0).any():
+                raise ValueError("sample_weight must be finite and >= 0")
+            if not w.any():
+                raise ValueError("sample_weight is 0 for every sample")
+        cw = getattr(self, "class_weight", None)
+        if cw is not None:
+            if partial and isinstance(cw, str):
+                raise ValueError(f"class_weight={cw!r} is not supported by "
+                                 f"partial_fit (the class frequencies of one "
+                                 f"call are not those of the data); pass a "
+                                 f"dict or use fit")
+            per_class = compute_class_weight(cw, classes=self.classes_,
+                                             y=y_raw)
+            cw_rows = per_class[y_enc]
+            w = cw_rows if w is None else w * cw_rows
+            if not w.any():
+                raise ValueError("class_weight and sample_weight give every "
+                                 "sample weight 0")
+        return w
 
     def _hidden(self):
         h = self.hidden_layer_sizes
@@ -277,9 +306,13 @@ class _BaseMLP(BaseEstimator):
                 f"training samples (early_stopping needs at least 2 "
                 f"validation samples). Increase 'validation_fraction' or the "
                 f"size of your dataset, or set early_stopping=False.")
-        Xt, Xv, Yt, Yv = train_test_split(
-            X, Y, test_size=n_val, random_state=seed,
-            stratify=Y if stratify else None)
+        arrays = [X, Y] + ([self._fit_weights] if self._fit_weights is not None
+                           else [])
+        parts = train_test_split(*arrays, test_size=n_val, random_state=seed,
+                                 stratify=Y if stratify else None)
+        Xt, Xv, Yt, Yv = parts[:4]
+        if self._fit_weights is not None:   # validation stays unweighted
+            self._fit_weights = np.ascontiguousarray(parts[4])
         return (np.ascontiguousarray(Xt), np.ascontiguousarray(Yt),
                 np.ascontiguousarray(Xv), np.ascontiguousarray(Yv))
 
@@ -382,7 +415,8 @@ class _BaseMLP(BaseEstimator):
         self.trainer_.batch_size = batch
         self.trainer_.schedule = self._schedule(X.shape[0], batch)
         try:
-            hist = self.trainer_.fit(X, Y, epochs=epochs)
+            hist = self.trainer_.fit(X, Y, epochs=epochs,
+                                     sample_weight=self._fit_weights)
         finally:
             done = self.trainer_.history.loss[len(self.loss_curve_):]
             self.t_ = getattr(self, "t_", 0) + len(done) * X.shape[0]
@@ -414,9 +448,11 @@ class _BaseMLP(BaseEstimator):
         alpha = float(self.alpha)
         curve = []
 
+        sw = self._fit_weights
+
         def fun(p):
             m.params[...] = p
-            loss, g = m.loss_and_grad(X, Y)
+            loss, g = m.loss_and_grad(X, Y, sample_weight=sw)
             w = m.params[mask].astype(np.float64)
             loss = float(loss) + 0.5 * alpha * float(w @ w)
             g = g.astype(np.float64)
@@ -613,13 +649,16 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         P = model.forward(Xv).astype(np.float64)
         return float(r2_score(Yv, P))
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the network to ``X``, ``y`` (``max_iter`` epochs at most).
 
         Parameters
         ----------
         X : array_like, shape (n, n_features)
         y : array_like, shape (n,) or (n, n_outputs)
+        sample_weight : array_like, shape (n,), optional
+            Non-negative weights: each batch's loss is
+            ``sum_i w_i l_i / sum_i w_i`` (validation stays unweighted).
 
         Returns
         -------
@@ -634,15 +673,22 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             Training diverged (the model keeps its last finite parameters).
         """
         X, Y = self._prepare(X, y, reset=True)
-        return self._fit(X, Y, Y.shape[1])
+        self._fit_weights = self._weights(X, None, sample_weight)
+        try:
+            return self._fit(X, Y, Y.shape[1])
+        finally:
+            self._fit_weights = None
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X``, ``y``, going on from the current state.
 
         Parameters
         ----------
         X : array_like, shape (n, n_features)
         y : array_like, shape (n,) or (n, n_outputs)
+        sample_weight : array_like, shape (n,), optional
+            Non-negative weights: each batch's loss is
+            ``sum_i w_i l_i / sum_i w_i`` (validation stays unweighted).
 
         Returns
         -------
@@ -658,11 +704,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self._check_partial_fit()
         first = not hasattr(self, "model_")
         X, Y = self._prepare(X, y, reset=first)
-        if first:
-            batch = self._batch(X.shape[0])
-            self._make(X.shape[1], Y.shape[1], self._seed())
-            return self._train(X, Y, 1, batch)
-        return self._train(X, Y, 1)
+        self._fit_weights = self._weights(X, None, sample_weight)
+        try:
+            if first:
+                batch = self._batch(X.shape[0])
+                self._make(X.shape[1], Y.shape[1], self._seed())
+                return self._train(X, Y, 1, batch)
+            return self._train(X, Y, 1)
+        finally:
+            self._fit_weights = None
 
     def predict(self, X):
         """Predictions, shape (n,) for a 1-D training ``y``, else (n, k).
@@ -711,6 +761,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     n_iter_no_change, beta_1, beta_2, epsilon, max_fun, warm_start, verbose
         As :class:`sklearn.neural_network.MLPClassifier`.
     dtype : {"float64", "float32"}
+    class_weight : None, "balanced" or dict label -> weight
+        Multiplies each sample's weight by its class's (scikit-learn's
+        definition of "balanced": ``n / (n_classes * count(class))``).
 
     Attributes
     ----------
@@ -723,6 +776,29 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     """
 
     _loss = "cross_entropy"
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *,
+                 norm=None, residual=False, solver="adam", alpha=1e-4,
+                 batch_size="auto", learning_rate_init=1e-3, max_iter=200,
+                 shuffle=True, random_state=None, tol=1e-4, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, dtype="float64",
+                 verbose=False, learning_rate="constant", power_t=0.5,
+                 max_fun=15000, warm_start=False, class_weight=None):
+        super().__init__(hidden_layer_sizes, activation, norm=norm,
+            residual=residual, solver=solver, alpha=alpha,
+            batch_size=batch_size, learning_rate_init=learning_rate_init,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change, beta_1=beta_1,
+            beta_2=beta_2, epsilon=epsilon, dtype=dtype, verbose=verbose,
+            learning_rate=learning_rate, power_t=power_t, max_fun=max_fun,
+            warm_start=warm_start)
+        self.class_weight = class_weight
 
     def _prepare(self, X, y, reset, classes=None):
         self._check_params()
@@ -777,7 +853,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def _validation_score(self, model, Xv, yv):
         return float(np.mean(np.argmax(model.forward(Xv), axis=1) == yv))
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the network to ``X`` and the labels ``y``.
 
         Parameters
@@ -785,6 +861,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         X : array_like, shape (n, n_features)
         y : array_like, shape (n,)
             Labels of any type (at least 2 classes).
+        sample_weight : array_like, shape (n,), optional
+            Non-negative weights, multiplied by ``class_weight``'s.
 
         Returns
         -------
@@ -798,10 +876,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         jitmlp.DivergenceError
             Training diverged.
         """
+        y_raw = y
         X, y = self._prepare(X, y, reset=True)
-        return self._fit(X, y, len(self.classes_), stratify=True)
+        self._fit_weights = self._weights(X, y, sample_weight,
+                                          column_or_1d(np.asarray(y_raw)))
+        try:
+            return self._fit(X, y, len(self.classes_), stratify=True)
+        finally:
+            self._fit_weights = None
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``X``, ``y``, going on from the current state.
 
         Parameters
@@ -835,12 +919,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 f"as on the first call to partial_fit (or fit), which set "
                 f"classes_={self.classes_.tolist()!r}; call fit to start "
                 f"over with other classes")
+        y_raw = y
         X, y = self._prepare(X, y, reset=first, classes=classes)
-        if first:
-            batch = self._batch(X.shape[0])
-            self._make(X.shape[1], len(self.classes_), self._seed())
-            return self._train(X, y, 1, batch)
-        return self._train(X, y, 1)
+        self._fit_weights = self._weights(
+            X, y, sample_weight, column_or_1d(np.asarray(y_raw)),
+            partial=True)
+        try:
+            if first:
+                batch = self._batch(X.shape[0])
+                self._make(X.shape[1], len(self.classes_), self._seed())
+                return self._train(X, y, 1, batch)
+            return self._train(X, y, 1)
+        finally:
+            self._fit_weights = None
 
     def predict_proba(self, X):
         """Class probabilities (softmax), shape (n, n_classes), in the order
