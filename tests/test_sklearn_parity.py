@@ -199,3 +199,43 @@ def test_class_weight_helps_the_minority_class():
                                    class_weight=cw).fit(X, y)
             recall[cw] = float(np.mean(est.predict(X[y == 1]) == 1))
     assert recall["balanced"] > recall[None] + 0.2, recall
+
+
+def test_multilabel_classifier_shapes_and_learning_as_scikit_learn():
+    from sklearn.datasets import make_multilabel_classification
+    X, Y = make_multilabel_classification(n_samples=300, n_features=10,
+                                          n_classes=4, random_state=0)
+    kw = dict(hidden_layer_sizes=(32,), max_iter=200, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = jm.MLPClassifier(**kw).fit(X, Y)
+        theirs = SkC(**kw).fit(X, Y)
+    for name in ("classes_", "n_outputs_", "out_activation_"):
+        np.testing.assert_array_equal(getattr(ours, name),
+                                      getattr(theirs, name))
+    assert ours.predict(X).shape == theirs.predict(X).shape == Y.shape
+    assert ours.predict_proba(X).shape == theirs.predict_proba(X).shape
+    assert set(np.unique(ours.predict(X))) <= {0, 1}
+    assert ours.score(X, Y) >= theirs.score(X, Y) - 0.1     # subset accuracy
+    with pytest.raises(ValueError, match="0 and 1"):
+        jm.MLPClassifier(**kw).fit(X, 2 * Y)
+    with pytest.raises(ValueError, match="multi-label"):
+        ours.partial_fit(X, Y[:, 0])
+
+
+def test_column_y_predicts_like_scikit_learn():
+    X, y = regression()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = jm.MLPRegressor((4,), max_iter=3, random_state=0).fit(
+            X, y[:, None])
+        theirs = SkR(hidden_layer_sizes=(4,), max_iter=3,
+                     random_state=0).fit(X, y[:, None])
+    assert ours.predict(X).shape == theirs.predict(X).shape == (len(X),)
+    Y2 = np.stack([y, -y], axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours2 = jm.MLPRegressor((4,), max_iter=3, random_state=0).fit(X, Y2)
+        theirs2 = SkR(hidden_layer_sizes=(4,), max_iter=3,
+                      random_state=0).fit(X, Y2)
+    assert ours2.predict(X).shape == theirs2.predict(X).shape == (len(X), 2)

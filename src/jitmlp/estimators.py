@@ -223,7 +223,8 @@ class _BaseMLP(BaseEstimator):
         """The output function: 'softmax' (classifier, cross-entropy) or
         'identity' (regressor)."""
         check_is_fitted(self, "model_")
-        return "identity" if self._loss == "squared" else "softmax"
+        return {"squared": "identity", "binary_cross_entropy": "logistic"}.get(
+            self._loss, "softmax")
 
     def _schedule(self, n, batch):
         """scikit-learn's 'invscaling' for solver 'sgd': the rate of an
@@ -400,6 +401,11 @@ class _BaseMLP(BaseEstimator):
             The ``onnx`` package is not installed.
         """
         check_is_fitted(self, "model_")
+        if getattr(self, "_multilabel", False):
+            raise NotImplementedError("ONNX export of a multi-label "
+                                      "classifier is not implemented; export "
+                                      "est.model_.to_onnx() (output h, "
+                                      "label j is h[:, j] > 0)")
         from . import _onnx
         kw = ({"classes": self.classes_} if is_classifier(self)
               else {"regressor": True})
@@ -642,6 +648,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         X, y = validate_data(self, X, y, reset=reset, multi_output=True,
                              y_numeric=True, dtype=[np.float64, np.float32])
         Y = np.asarray(y, dtype=np.float64)
+        if Y.ndim == 2 and Y.shape[1] == 1:
+            # scikit-learn's MLP: a column y is 1-D (with its warning)
+            Y = column_or_1d(Y, warn=True)
         self._y_1d = Y.ndim == 1 if reset else self._y_1d
         return X, Y.reshape(len(Y), -1)
 
@@ -775,8 +784,6 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     trainer_ : Trainer
     """
 
-    _loss = "cross_entropy"
-
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *,
                  norm=None, residual=False, solver="adam", alpha=1e-4,
                  batch_size="auto", learning_rate_init=1e-3, max_iter=200,
@@ -816,12 +823,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             except ValueError:
                 kind = None
             if kind == "multilabel-indicator":
-                raise ValueError(
-                    f"{type(self).__name__} does not support multi-label "
-                    f"classification yet: y is a multi-label indicator "
-                    f"matrix of shape {tuple(shape)}; multi-label comes with "
-                    f"the binary_cross_entropy loss (pass one label per "
-                    f"sample meanwhile)")
+                return self._prepare_multilabel(X, y, reset)
             if kind == "multiclass-multioutput":
                 raise ValueError(
                     f"{type(self).__name__} does not support multi-output "
@@ -848,9 +850,40 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if reset:
             self._enc = enc
             self.classes_ = enc.classes_
+            self._multilabel = False
+        elif getattr(self, "_multilabel", False):
+            raise ValueError("this classifier was fitted on a multi-label "
+                             "indicator y; pass y of the same kind")
         return X, self._enc.transform(y)
 
+    def _prepare_multilabel(self, X, y, reset):
+        """Multi-label indicator ``y`` (n, k) in {0, 1}: one sigmoid output
+        per label, the binary_cross_entropy loss (scikit-learn's MLP:
+        ``classes_ = arange(k)``, predictions (n, k))."""
+        X, Y = validate_data(self, X, y, reset=reset, multi_output=True,
+                             dtype=[np.float64, np.float32])
+        Y = np.asarray(Y)
+        if not np.isin(Y, (0, 1)).all():
+            raise ValueError("a multi-label y must hold only 0 and 1")
+        if reset:
+            self.classes_ = np.arange(Y.shape[1])
+            self._multilabel = True
+        elif not getattr(self, "_multilabel", False) \
+                or Y.shape[1] != len(self.classes_):
+            raise ValueError(f"y has shape {Y.shape}; this classifier was "
+                             f"fitted on {len(self.classes_)} "
+                             f"{'labels' if self._multilabel else 'classes'}")
+        return X, np.ascontiguousarray(Y, dtype=np.float64)
+
+    @property
+    def _loss(self):
+        return ("binary_cross_entropy" if getattr(self, "_multilabel", False)
+                else "cross_entropy")
+
     def _validation_score(self, model, Xv, yv):
+        if getattr(self, "_multilabel", False):   # subset accuracy
+            P = (model.forward(Xv) > 0)
+            return float(np.mean((P == (yv > 0.5)).all(axis=1)))
         return float(np.mean(np.argmax(model.forward(Xv), axis=1) == yv))
 
     def fit(self, X, y, sample_weight=None):
@@ -878,10 +911,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """
         y_raw = y
         X, y = self._prepare(X, y, reset=True)
-        self._fit_weights = self._weights(X, y, sample_weight,
-                                          column_or_1d(np.asarray(y_raw)))
+        multi = self._multilabel
+        if multi and self.class_weight is not None:
+            raise ValueError("class_weight is not supported for multi-label "
+                             "y")
+        self._fit_weights = self._weights(
+            X, y, sample_weight, None if multi else
+            column_or_1d(np.asarray(y_raw)))
         try:
-            return self._fit(X, y, len(self.classes_), stratify=True)
+            return self._fit(X, y, len(self.classes_), stratify=not multi)
         finally:
             self._fit_weights = None
 
@@ -922,8 +960,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y_raw = y
         X, y = self._prepare(X, y, reset=first, classes=classes)
         self._fit_weights = self._weights(
-            X, y, sample_weight, column_or_1d(np.asarray(y_raw)),
-            partial=True)
+            X, y, sample_weight, None if self._multilabel else
+            column_or_1d(np.asarray(y_raw)), partial=True)
         try:
             if first:
                 batch = self._batch(X.shape[0])
@@ -963,4 +1001,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ndarray
         """
         check_is_fitted(self, "model_")
+        if getattr(self, "_multilabel", False):   # (n, k) indicator
+            X = _check_X_kind(self, X)
+            X = validate_data(self, X, reset=False,
+                              dtype=[np.float64, np.float32])
+            return self.model_.predict(X)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
