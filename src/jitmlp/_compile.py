@@ -44,8 +44,8 @@ def notice(dispatcher, what, dtype):
     """Print one line if ``dispatcher`` has no compiled version for ``dtype``
     on disk and has not run for it in this process."""
     key = (dispatcher, str(dtype))
-    if key in _checked:
-        return
+    if key in _checked or not hasattr(dispatcher, "signatures"):
+        return    # seen, or NUMBA_DISABLE_JIT: plain Python, nothing compiles
     _checked.add(key)
     for sig in dispatcher.signatures:
         m = _NET_PARAMS.search(str(sig))
