@@ -27,6 +27,8 @@ def main():
     from mpi4py import MPI
     comm = MPI.COMM_WORLD
     rank = comm.rank
+    # ranks x threads <= cores: more threads than cores wait on each other
+    jm.set_num_threads(max(1, (os.cpu_count() or 1) // comm.size))
 
     # rank 0 writes the data once; every rank maps it and takes its rows
     outdir = args.outdir
