@@ -6,11 +6,13 @@ import pytest
 
 MODULES = ["jitmlp.model", "jitmlp.optim", "jitmlp.schedules",
            "jitmlp._threads", "jitmlp.trainer", "jitmlp.datasets",
-           "jitmlp.registry"]
+           "jitmlp.registry", "jitmlp.estimators"]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
+    if name == "jitmlp.estimators":
+        pytest.importorskip("sklearn")
     mod = importlib.import_module(name)
     failed, attempted = doctest.testmod(mod, optionflags=doctest.ELLIPSIS
                                         | doctest.NORMALIZE_WHITESPACE)

@@ -782,6 +782,21 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         As scikit-learn's MLP (``out_activation_`` is always "softmax").
     model_ : MLP
     trainer_ : Trainer
+
+    Examples
+    --------
+    >>> import warnings, numpy as np, jitmlp as jm
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
+    >>> names = np.array(["setosa", "versicolor", "virginica"])[y]
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")     # max_iter=50: not converged
+    ...     clf = jm.MLPClassifier((16,), max_iter=50, random_state=0)
+    ...     clf = clf.fit(X, names, sample_weight=np.ones(len(X)))
+    >>> clf.classes_.tolist(), clf.predict_proba(X[:2]).shape
+    (['setosa', 'versicolor', 'virginica'], (2, 3))
+    >>> [c.shape for c in clf.coefs_]
+    [(4, 16), (16, 3)]
     """
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *,

@@ -394,7 +394,22 @@ class MLP:
     # -------------------------------------------------------------- state dict
     def state_dict(self):
         """Dict name -> array; trainable entries are views into ``params``,
-        running statistics views into ``stats``."""
+        running statistics views into ``stats``.
+
+        Returns
+        -------
+        dict of str -> ndarray
+            ``hidden.{i}.W`` (n_in, n_out), ``hidden.{i}.b``, ``.gamma``,
+            ``.beta``, ``.running_mean``, ``.running_var``, ``out.W``,
+            ``out.b`` (those that exist); writing them changes the model.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> sd = jm.MLP([3, 4, 1], norm="batch", seed=0).state_dict()
+        >>> sorted(sd)
+        ['hidden.0.W', 'hidden.0.beta', 'hidden.0.gamma', 'hidden.0.running_mean', 'hidden.0.running_var', 'out.W', 'out.b']
+        """
         out = {}
         for name, buf, off, shape in self._layout.entries:
             b = self.params if buf == "params" else self.stats
@@ -1136,5 +1151,16 @@ def load(path):
     Notes
     -----
     The file format is described under :meth:`MLP.save`.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, jitmlp as jm
+    >>> model = jm.MLP([3, 8, 2], loss="cross_entropy", norm="batch", seed=0)
+    >>> path = model.save(os.path.join(tempfile.mkdtemp(), "model"))
+    >>> path.endswith("model.npz")
+    True
+    >>> again = jm.load(path)
+    >>> bool(np.array_equal(again.params, model.params))
+    True
     """
     return _io.load(path)

@@ -47,6 +47,16 @@ class History:
     diverged : bool           the fit ended with a DivergenceError
     diverged_epoch : int or None  global index of the epoch it diverged in
         (recorded in the lists above only if it made steps before)
+
+    Examples
+    --------
+    >>> import numpy as np, jitmlp as jm
+    >>> X = np.random.default_rng(0).standard_normal((64, 3))
+    >>> model = jm.MLP([3, 8, 1], seed=0)
+    >>> hist = jm.Trainer(model, jm.SGD(lr=0.05), epochs=2, seed=0).fit(
+    ...     X, X[:, 0])
+    >>> hist.epoch, hist.steps
+    ([0, 1], [2, 2])
     """
 
     KEYS = ("epoch", "loss", "val_loss", "val_accuracy", "lr", "steps",
@@ -243,6 +253,20 @@ class Trainer:
         by rows, BatchNorm statistics are those of the global batch, and
         every rank ends every step with the same parameters.  See the
         README, "Training on several processes or machines".
+
+    Examples
+    --------
+    >>> import jitmlp as jm
+    >>> X, y = jm.datasets.make_spirals(600, n_classes=3, seed=0)
+    >>> model = jm.MLP([2, 32, 3], loss="cross_entropy", seed=0)
+    >>> trainer = jm.Trainer(model, jm.Adam(lr=1e-2), batch_size=32,
+    ...                      epochs=3, seed=0)
+    >>> hist = trainer.fit(X, y, validation_data=(X[:100], y[:100]))
+    >>> len(hist), trainer.optimizer.t       # epochs, steps of 32 rows
+    (3, 57)
+    >>> loss_before = trainer.step(X[:32], y[:32])   # one more update
+    >>> trainer.optimizer.t
+    58
     """
 
     _chunk = 16   # steps in the first kernel call; adapted to ~0.1 s per call
