@@ -10,6 +10,7 @@ float32 kernels cold in a fresh cache, the only test of the suite that does).
 The fork test takes ~2 s when it passes; when the threading layer is not
 fork-safe it waits for its 120 s timeout, then terminates the pool.
 """
+import functools
 import os
 import shutil
 import stat
@@ -204,8 +205,11 @@ def _make_writable(top):
             os.chmod(os.path.join(root, f), 0o644)
 
 
+@functools.lru_cache(maxsize=None)
 def _unprivileged():
-    """(preexec_fn, who): how to run a child that permission bits apply to.
+    """(preexec_fn, who): how to run a child that permission bits apply to;
+    (False, why) where that cannot be done (the tests that need it are
+    skipped by the marker below, with that reason).
 
     Root bypasses them, so as root: the user 'nobody' when it can run this
     Python; else root without the capabilities that bypass permission bits
@@ -213,7 +217,7 @@ def _unprivileged():
     bounding set, so that they are gone after exec) -- e.g. when this Python
     lives under /root (mode 0700), where 'nobody' cannot reach it."""
     if os.name != "posix":
-        pytest.skip("POSIX permissions only")
+        return False, "POSIX permissions only"
     if os.geteuid() != 0:
         return None, f"uid {os.geteuid()}"
     candidates = []
@@ -260,9 +264,17 @@ def _unprivileged():
     finally:
         os.chmod(probe, 0o755)
         shutil.rmtree(probe, ignore_errors=True)
-    pytest.skip("running as root and no way to run without the privilege "
-                "to bypass permission bits (no usable 'nobody', cannot drop "
-                "capabilities): a read-only install cannot be simulated")
+    return False, ("running as root and no way to run without the "
+                   "privilege to bypass permission bits (no usable 'nobody', "
+                   "cannot drop capabilities): a read-only install cannot be "
+                   "simulated")
+
+
+# evaluated when a marked test is about to run, not at collection
+needs_unprivileged = pytest.mark.skipif(
+    "_unprivileged()[0] is False",
+    reason="no way to run a child that permission bits apply to (POSIX "
+           "only; as root, 'nobody' or dropping the DAC capabilities)")
 
 
 READ_ONLY_CHILD = """
@@ -288,6 +300,7 @@ print("CACHE", _jit.CACHE, _jit.CACHE_DIR)
 
 
 @slow
+@needs_unprivileged
 def test_read_only_install_without_home_imports_and_trains():
     """Slow (~30 s): compiles the float32 training and predict kernels cold,
     in a cache folder of its own -- the one cold compile of the suite."""
@@ -330,6 +343,7 @@ print("MODE", oct(os.stat(_jit.CACHE_DIR).st_mode & 0o777))
         shutil.rmtree(top, ignore_errors=True)
 
 
+@needs_unprivileged
 def test_nothing_writable_runs_uncached():
     preexec, who = _unprivileged()
     top = tempfile.mkdtemp(prefix="jitmlp-ro-")

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import jitmlp as jm  # noqa: E402
+from state import same, snapshot  # noqa: E402
 
 ALLOWED = (ValueError, TypeError, jm.DivergenceError)
 OPS = ("fit", "step", "forward", "predict", "predict_proba", "loss",
@@ -74,28 +75,6 @@ def cases(draw):
     return [d] + hidden + [out], kw, X, y, op, batch, opt, lr
 
 
-def snapshot(model, trainer):
-    o = trainer.optimizer
-    return (model.params.copy(), model.stats.copy(),
-            None if o.state is None else
-            {k: v.copy() for k, v in o.state.items()}, o.t, trainer.epoch,
-            len(trainer.history), model.training)
-
-
-def unchanged(a, b):
-    for x, y in zip(a, b):
-        if isinstance(x, dict):
-            if x.keys() != y.keys() or not all(np.array_equal(x[k], y[k])
-                                               for k in x):
-                return False
-        elif isinstance(x, np.ndarray):
-            if not np.array_equal(x, y):
-                return False
-        elif x != y:
-            return False
-    return True
-
-
 @settings(max_examples=int(os.environ.get("JITMLP_HYPOTHESIS_EXAMPLES", 150)),
           deadline=None, derandomize=not os.environ.get("JITMLP_HYPOTHESIS_RANDOM"),
           database=None,
@@ -120,7 +99,7 @@ def test_every_call_returns_finite_output_or_refuses_cleanly(case):
                     kw["loss"]])
         except jm.DivergenceError:
             pass
-        before = snapshot(model, trainer)
+        before = snapshot(trainer)
         try:
             if op == "fit":
                 out = trainer.fit(X, y)
@@ -137,16 +116,16 @@ def test_every_call_returns_finite_output_or_refuses_cleanly(case):
             if op == "step":
                 # params, statistics and step count as before; the state
                 # as before, or cleared when the update itself overflowed
-                after = snapshot(model, trainer)
-                assert unchanged(after[:2] + after[3:], before[:2] + before[3:])
-                assert unchanged(after[2:3], before[2:3]) or not any(
+                after = snapshot(trainer)
+                assert same(after[:2] + after[3:], before[:2] + before[3:])
+                assert same(after[2:3], before[2:3]) or not any(
                     a.any() for a in after[2].values())
             return
         except (ValueError, TypeError) as e:
             event(f"{op}: refused ({type(e).__name__})")
-            after = snapshot(model, trainer)
+            after = snapshot(trainer)
             # a refused call changes nothing (the mode included)
-            assert unchanged(after, before), op
+            assert same(after, before), op
             return
     event(f"{op}: returned")
     n = X.shape[0]

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import jitmlp as jm
+from state import same, snapshot
 from jitmlp import schedules as S
 from jitmlp.kernels import train_epoch
 
@@ -23,27 +24,6 @@ def regression(n=200, d=5, seed=0):
     r = np.random.default_rng(seed)
     X = r.standard_normal((n, d))
     return X, np.sin(X @ r.standard_normal(d))
-
-
-def buffers(tr):
-    m, o = tr.model, tr.optimizer
-    return [m.params.copy(), m.stats.copy(),
-            None if o.state is None else
-            {k: v.copy() for k, v in o.state.items()}, o.t, tr.epoch]
-
-
-def same(a, b):
-    for x, y in zip(a, b):
-        if isinstance(x, dict):
-            if x.keys() != y.keys() or not all(np.array_equal(x[k], y[k])
-                                               for k in x):
-                return False
-        elif isinstance(x, np.ndarray):
-            if not np.array_equal(x, y):
-                return False
-        elif x != y:
-            return False
-    return True
 
 
 # ------------------------------------------------------------ item 5: finite
@@ -77,10 +57,10 @@ def test_an_update_that_overflows_is_undone_exactly():
     X, y = regression(64)
     m = jm.MLP([5, 8, 1], dtype="float32", seed=0)
     tr = jm.Trainer(m, jm.SGD(lr=3e38, momentum=0.5), batch_size=64, seed=0)
-    before = buffers(tr)
+    before = snapshot(tr)
     with pytest.raises(jm.DivergenceError, match="update made parameters"):
         tr.step(X, 100 * y)
-    after = buffers(tr)
+    after = snapshot(tr)
     np.testing.assert_array_equal(after[0], before[0])
     assert tr.optimizer.t == 0
     assert np.isfinite(m.params).all()
@@ -109,10 +89,10 @@ def test_refused_step_leaves_running_statistics_alone(dtype):
     tr = jm.Trainer(m, jm.Adam(), seed=0)
     X = np.random.default_rng(0).standard_normal((8, 3))
     tr.step(X, X[:, :2])
-    before = buffers(tr)
+    before = snapshot(tr)
     with pytest.raises(jm.DivergenceError, match="no update was made"):
         tr.step(X * big, X[:, :2])
-    assert same(buffers(tr), before)
+    assert same(snapshot(tr), before)
 
 
 # ------------------------------------------------------ item 7: Ctrl-C
@@ -253,7 +233,7 @@ def test_trainer_and_optimizer_state_are_checked_before_use():
     tr = jm.Trainer(jm.MLP([5, 8, 1], seed=0), jm.Adam(), batch_size=16,
                     seed=0)
     tr.fit(X, y, epochs=1)
-    before = buffers(tr)
+    before = snapshot(tr)
     with pytest.raises(ValueError, match="missing"):
         tr.load_state_dict({})
     good = tr.state_dict()
@@ -272,7 +252,7 @@ def test_trainer_and_optimizer_state_are_checked_before_use():
         tr.load_state_dict(bad)
     with pytest.raises(TypeError):
         tr.load_state_dict(dict(good, epoch="3"))
-    assert same(buffers(tr), before)
+    assert same(snapshot(tr), before)
     # a moment of the wrong size never reaches the kernels
     tr.optimizer.state["exp_avg"] = np.zeros(3, tr.model.dtype)
     with pytest.raises(ValueError, match="another model"):

@@ -20,6 +20,7 @@ changed).  Not supported yet, with a clear error: sparse ``X`` (TypeError),
 multi-label ``y`` (ValueError).  pandas nullable columns are accepted when
 they hold no missing values.
 """
+import contextlib
 import numbers
 import warnings
 
@@ -154,6 +155,23 @@ class _BaseMLP(BaseEstimator):
                 raise ValueError("class_weight and sample_weight give every "
                                  "sample weight 0")
         return w
+
+    @contextlib.contextmanager
+    def _weighted(self, w):
+        """The sample weights of the fit in progress (None outside one)."""
+        self._fit_weights = w
+        try:
+            yield
+        finally:
+            self._fit_weights = None
+
+    def _partial(self, X, Y, n_outputs, first):
+        """One epoch of partial_fit (the first call builds the network)."""
+        if first:
+            batch = self._batch(X.shape[0])
+            self._make(X.shape[1], n_outputs, self._seed())
+            return self._train(X, Y, 1, batch)
+        return self._train(X, Y, 1)
 
     def _hidden(self):
         h = self.hidden_layer_sizes
@@ -682,11 +700,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             Training diverged (the model keeps its last finite parameters).
         """
         X, Y = self._prepare(X, y, reset=True)
-        self._fit_weights = self._weights(X, None, sample_weight)
-        try:
+        with self._weighted(self._weights(X, None, sample_weight)):
             return self._fit(X, Y, Y.shape[1])
-        finally:
-            self._fit_weights = None
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X``, ``y``, going on from the current state.
@@ -713,15 +728,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self._check_partial_fit()
         first = not hasattr(self, "model_")
         X, Y = self._prepare(X, y, reset=first)
-        self._fit_weights = self._weights(X, None, sample_weight)
-        try:
-            if first:
-                batch = self._batch(X.shape[0])
-                self._make(X.shape[1], Y.shape[1], self._seed())
-                return self._train(X, Y, 1, batch)
-            return self._train(X, Y, 1)
-        finally:
-            self._fit_weights = None
+        with self._weighted(self._weights(X, None, sample_weight)):
+            return self._partial(X, Y, Y.shape[1], first)
 
     def predict(self, X):
         """Predictions, shape (n,) for a 1-D training ``y``, else (n, k).
@@ -930,13 +938,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if multi and self.class_weight is not None:
             raise ValueError("class_weight is not supported for multi-label "
                              "y")
-        self._fit_weights = self._weights(
-            X, y, sample_weight, None if multi else
-            column_or_1d(np.asarray(y_raw)))
-        try:
+        w = self._weights(X, y, sample_weight, None if multi else
+                          column_or_1d(np.asarray(y_raw)))
+        with self._weighted(w):
             return self._fit(X, y, len(self.classes_), stratify=not multi)
-        finally:
-            self._fit_weights = None
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``X``, ``y``, going on from the current state.
@@ -974,17 +979,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 f"over with other classes")
         y_raw = y
         X, y = self._prepare(X, y, reset=first, classes=classes)
-        self._fit_weights = self._weights(
-            X, y, sample_weight, None if self._multilabel else
-            column_or_1d(np.asarray(y_raw)), partial=True)
-        try:
-            if first:
-                batch = self._batch(X.shape[0])
-                self._make(X.shape[1], len(self.classes_), self._seed())
-                return self._train(X, y, 1, batch)
-            return self._train(X, y, 1)
-        finally:
-            self._fit_weights = None
+        w = self._weights(X, y, sample_weight, None if self._multilabel else
+                          column_or_1d(np.asarray(y_raw)), partial=True)
+        with self._weighted(w):
+            return self._partial(X, y, len(self.classes_), first)
 
     def predict_proba(self, X):
         """Class probabilities (softmax), shape (n, n_classes), in the order
