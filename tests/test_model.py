@@ -62,7 +62,9 @@ def test_kernels_match_numpy_reference(act, loss, dtype):
 
 def test_blas_and_loop_products_agree(rng):
     from jitmlp.kernels import mm_nn, mm_nt, mm_tn
-    for B, n, m in [(1, 3, 4), (64, 200, 150)]:  # loop path, BLAS path
+    # loop path, one gemm, gemm chunked over n (mm_nn), B (mm_tn), m (mm_nt)
+    for B, n, m in [(1, 3, 4), (64, 200, 150), (40, 600, 30), (530, 20, 9),
+                    (7, 30, 700)]:
         for dt in (np.float64, np.float32):
             a = rng.standard_normal((B, n)).astype(dt)
             w = rng.standard_normal((n, m)).astype(dt)

@@ -38,6 +38,7 @@ then limits it with threadpoolctl when installed, else with
 """
 import ctypes
 import glob
+import math
 import os
 
 import numba
@@ -162,3 +163,225 @@ def set_num_threads(n):
 def get_num_threads():
     """Numba's current thread count."""
     return numba.get_num_threads()
+
+
+# ---------------------------------------------------------------- governor
+class _BlasThreads:
+    """Get and set the BLAS thread count quickly (one ctypes call each):
+    threadpoolctl's controllers when installed, else OpenBLAS's own
+    functions found next to SciPy and NumPy.  Built once, after SciPy's BLAS
+    is loaded."""
+
+    _instance = None
+
+    def __init__(self):
+        _load_scipy_blas()
+        self._libs = []
+        try:
+            from threadpoolctl import ThreadpoolController
+            self._libs = [(c.get_num_threads, c.set_num_threads)
+                          for c in ThreadpoolController().lib_controllers
+                          if c.user_api == "blas"]
+        except Exception:     # not installed, or an unusual BLAS
+            self._libs = []
+        if not self._libs:
+            for lib in _openblas_libs():
+                for pre in ("scipy_openblas_", "openblas_"):
+                    for suf in ("64_", ""):
+                        get = getattr(lib, f"{pre}get_num_threads{suf}", None)
+                        put = getattr(lib, f"{pre}set_num_threads{suf}", None)
+                        if get is not None and put is not None:
+                            self._libs.append(
+                                (get, lambda n, f=put: f(ctypes.c_int(n))))
+                            break
+                    else:
+                        continue
+                    break
+
+    @classmethod
+    def get(cls):
+        if cls._instance is None:
+            cls._instance = cls()
+        return cls._instance
+
+    def counts(self):
+        return [int(get()) for get, _ in self._libs]
+
+    def set(self, counts):
+        """One count for all libraries, or a list as from :meth:`counts`."""
+        if isinstance(counts, int):
+            counts = [counts] * len(self._libs)
+        for (_, put), n in zip(self._libs, counts):
+            put(int(n))
+
+
+_AGREE = {}    # (dtype, widths, batch sizes, counts) -> bool
+
+
+def products_agree(widths, batch_sizes, dtype, counts):
+    """True if every matrix product of a network with layer ``widths``, on
+    batches of ``batch_sizes`` rows, gives the same bits on each thread count
+    in ``counts`` (random operands; cached per process).
+
+    float32 products are chunked so that this holds (kernels/dense.py); for
+    float64 OpenBLAS's SkylakeX kernels give 1 and 2 threads different last
+    bits for many shapes (measured: 64x128 @ 128x1000), so that the
+    governor only moves the thread count where this check passed.
+    """
+    key = (str(dtype), tuple(widths), tuple(batch_sizes), tuple(counts))
+    if key in _AGREE:
+        return _AGREE[key]
+    from .kernels.dense import mm_nn, mm_nt, mm_tn
+    r = np.random.default_rng(0)
+    dt = np.dtype(dtype)
+    blas = _BlasThreads.get()
+    saved = (numba.get_num_threads(), blas.counts())
+    agree = True
+    try:
+        for B in batch_sizes:
+            for n, m in zip(widths[:-1], widths[1:]):
+                a = r.standard_normal((B, n)).astype(dt)
+                w = r.standard_normal((n, m)).astype(dt)
+                d = r.standard_normal((B, m)).astype(dt)
+                first = None
+                for c in counts:
+                    numba.set_num_threads(c)
+                    blas.set(c)
+                    o = (np.empty((B, m), dt), np.empty((n, m), dt),
+                         np.empty((B, n), dt))
+                    mm_nn(a, w, o[0])
+                    mm_tn(a, d, o[1])
+                    mm_nt(d, w, o[2])
+                    if first is None:
+                        first = o
+                    elif not all(np.array_equal(x, y)
+                                 for x, y in zip(first, o)):
+                        agree = False
+                        break
+                if not agree:
+                    break
+            if not agree:
+                break
+    finally:
+        numba.set_num_threads(saved[0])
+        blas.set(saved[1])
+    _AGREE[key] = agree
+    return agree
+
+
+class ThreadGovernor:
+    """Chooses, chunk by chunk of training steps, how many of the allowed
+    threads the kernels use, from the time each chunk takes.
+
+    Why: on a machine whose cores are busy with other programs, threads that
+    wait for each other inside every matrix product lose whole scheduler time
+    slices; measured on 2 cores with one busy process beside it, MNIST
+    (784-256-256-10, B = 128) trained at 26 % of its single-thread speed on 2
+    threads and at 92 % on 1.  How: training runs in chunks of ~0.1 s anyway
+    (Ctrl-C, progress); the governor keeps the thread count of the last
+    chunks and now and then runs a short probe chunk (a quarter of the
+    steps) one rung away on the ladder ``budget, budget/2, ..., 1``; a probe
+    that is ``MARGIN`` faster per step wins.  Probes that lose come
+    exponentially rarer (every 2, 4, ..., ``MAX_WAIT`` chunks); a chunk
+    ``SLOWDOWN`` times slower per step than the last ones (the machine got
+    busy) brings the next probe forward.
+
+    The choice changes speed only, never results: the governor moves only
+    between thread counts on which every product of the network gives the
+    same bits (:func:`products_agree`, checked once per network shape;
+    float32 always passes, see :mod:`jitmlp.kernels.dense`), and stays on
+    the budget otherwise.  The budget is Numba's thread count when the
+    governor starts (:func:`set_num_threads`); with a budget of 1 nothing
+    happens.  The budget and the BLAS counts are restored by :meth:`stop`.
+    """
+
+    PROBE_FRACTION = 0.25
+    MARGIN = 0.05
+    SLOWDOWN = 1.3
+    MAX_WAIT = 64
+    HISTORY = 3
+
+    def __init__(self, enabled=True):
+        self.enabled = enabled
+        self._key = None
+        self._saved = None
+        self.counts_used = {}     # threads -> chunks run (for tests, bench)
+
+    def _reset(self, budget):
+        ladder = [budget]
+        while ladder[-1] > 1:
+            ladder.append((ladder[-1] + 1) // 2 if ladder[-1] > 2 else 1)
+        self.ladder = ladder
+        self.rung = 0              # index into ladder of the current count
+        self.recent = []           # per-step seconds of the current count
+        self.wait = 2              # chunks before the next probe
+        self.backoff = 2
+        self.direction = 1         # +1: fewer threads next probe, -1: more
+        self.probe = None          # rung being probed by the running chunk
+
+    def start(self, key, widths=None, batch_sizes=(), dtype="float64"):
+        """Begin a run of chunks.  ``key``: what is trained (a new key forgets
+        the timings); ``widths``, ``batch_sizes``, ``dtype``: the products
+        to check with :func:`products_agree` (None: no check)."""
+        budget = int(numba.get_num_threads())
+        blas = _BlasThreads.get()
+        self._saved = (budget, blas.counts())
+        if key != self._key or budget != getattr(self, "budget", None):
+            self._key = key
+            self.budget = budget
+            self._reset(budget)
+            if not self.enabled or (widths is not None and not products_agree(
+                    widths, batch_sizes, dtype, self.ladder)):
+                self.ladder = [budget]
+
+    def next_chunk(self, steps):
+        """The thread count for the next chunk (set in Numba and BLAS) and
+        its number of steps (fewer for a probe)."""
+        self.probe = None
+        if len(self.ladder) > 1 and self.wait <= 0:
+            r = self.rung + self.direction
+            if not 0 <= r < len(self.ladder):
+                self.direction = -self.direction
+                r = self.rung + self.direction
+            self.probe = r
+            steps = max(1, int(steps * self.PROBE_FRACTION))
+        n = self.ladder[self.rung if self.probe is None else self.probe]
+        if len(self.ladder) > 1:
+            numba.set_num_threads(n)
+            _BlasThreads.get().set(n)
+        self.counts_used[n] = self.counts_used.get(n, 0) + 1
+        return n, steps
+
+    def record(self, seconds, steps):
+        """The chunk just run took ``seconds`` for ``steps`` steps."""
+        if len(self.ladder) <= 1 or steps <= 0:
+            return
+        per = seconds / steps
+        if self.probe is None:
+            if self.recent and per > self.SLOWDOWN * min(self.recent):
+                self.wait = min(self.wait, 1)   # the machine changed: look
+            self.recent = (self.recent + [per])[-self.HISTORY:]
+            self.wait -= 1
+            return
+        cur = sorted(self.recent)[len(self.recent) // 2] if self.recent \
+            else math.inf
+        if per < (1.0 - self.MARGIN) * cur:
+            self.rung = self.probe             # the probe wins: switch
+            self.recent = [per]
+            self.backoff = 2
+            self.wait = 2                      # and look on past it soon
+        else:
+            self.direction = -self.direction   # next time the other side
+            self.backoff = min(2 * self.backoff, self.MAX_WAIT)
+            self.wait = self.backoff
+        self.probe = None
+
+    def stop(self):
+        """Put the thread counts of :meth:`start` back."""
+        if self._saved is None:
+            return
+        budget, blas = self._saved
+        self._saved = None
+        if len(getattr(self, "ladder", ())) > 1:
+            numba.set_num_threads(budget)
+            _BlasThreads.get().set(blas)

@@ -15,6 +15,7 @@ import numba
 import numpy as np
 
 from . import _compile
+from ._threads import ThreadGovernor
 from . import _validation as V
 from ._errors import DivergenceError  # noqa: F401 (jitmlp.trainer.DivergenceError)
 from .kernels import consts as C
@@ -319,7 +320,16 @@ class Trainer:
         state["comm"] = None   # communicators do not pickle
         state["_synced"] = False
         state.pop("_runner", None)
+        state.pop("_gov", None)   # timings of this machine and process
         return state
+
+    @property
+    def _governor(self):
+        """This trainer's :class:`~jitmlp._threads.ThreadGovernor`."""
+        gov = self.__dict__.get("_gov")
+        if gov is None:
+            gov = self.__dict__["_gov"] = ThreadGovernor()
+        return gov
 
     def _check_settings(self):
         """Check (and normalise) every setting; the constructor, fit and step
@@ -495,15 +505,35 @@ class Trainer:
         grad = self._gradient_buffer()
         t0 = opt.t
         _compile.notice(train_epoch, "training", m.dtype)
+        gov = self._governor
+        n = order.shape[0]
+        sizes = sorted({int(min(batch_size, n)),
+                        int(n - (steps - 1) * batch_size)} - {0})
+        gov.start((id(m), m.sizes, m.dtype, tuple(sizes)), m.sizes, sizes,
+                  m.dtype)
+        try:
+            return self._chunks(net, hy, st, grad, ws, X, Y, order,
+                                batch_size, lrs, stride, out, t0, gov,
+                                stop_flag, on_chunk)
+        finally:
+            gov.stop()
+
+    def _chunks(self, net, hy, st, grad, ws, X, Y, order, batch_size, lrs,
+                stride, out, t0, gov, stop_flag, on_chunk):
+        """The chunk loop of :meth:`_run`; the governor picks each chunk's
+        thread count (results do not depend on it)."""
+        opt = self.optimizer
+        steps = lrs.shape[0]
         s = 0
         secs = 0.0
         while s < steps:
-            end = min(steps, s + self._chunk)
+            n_threads, chunk = gov.next_chunk(self._chunk)
+            end = min(steps, s + chunk)
             plan = EpochPlan(order=order, batch_size=int(batch_size), lrs=lrs,
                              t0=int(t0),
                              clip=float(self.clip_grad_norm or 0.0),
                              gnorm_stride=int(stride),
-                             n_threads=int(numba.get_num_threads()),
+                             n_threads=int(n_threads),
                              s_begin=int(s), s_end=int(end))
             tic = time.perf_counter()
             out.info[1] = s
@@ -521,10 +551,13 @@ class Trainer:
             if done < end:
                 return done, out.step_loss, out.gnorm_acc, int(out.info[0]), \
                     secs
-            # next chunk: ~_CHUNK_SECONDS of work, growing at most 8x a time
-            per_step = elapsed / (end - s)
-            self._chunk = int(max(1, min(8 * (end - s),
-                                         _CHUNK_SECONDS / max(per_step, 1e-9))))
+            probing = gov.probe is not None
+            gov.record(elapsed, end - s)
+            if not probing:
+                # next chunk: ~_CHUNK_SECONDS of work, growing at most 8x
+                per_step = elapsed / (end - s)
+                self._chunk = int(max(1, min(
+                    8 * (end - s), _CHUNK_SECONDS / max(per_step, 1e-9))))
             s = end
             if on_chunk is not None:
                 on_chunk(s, out.step_loss)

@@ -1,0 +1,214 @@
+"""Thread counts: results independent of them, and the governor that picks
+one per chunk of steps (issue 10)."""
+import numba
+import numpy as np
+import pytest
+
+import jitmlp as jm
+from jitmlp._threads import ThreadGovernor, _BlasThreads, products_agree
+from jitmlp.kernels import mm_nn, mm_nt, mm_tn
+
+TWO = numba.config.NUMBA_NUM_THREADS >= 2
+needs_two = pytest.mark.skipif(not TWO, reason="needs 2 threads")
+
+
+@pytest.fixture
+def threads():
+    """Set the thread count for a test; the previous one comes back."""
+    prev = jm.get_num_threads()
+    blas = _BlasThreads.get().counts()
+    yield jm.set_num_threads
+    jm.set_num_threads(prev)
+    _BlasThreads.get().set(blas)
+
+
+@needs_two
+def test_float32_products_are_bitwise_the_same_on_1_and_2_threads(threads):
+    """OpenBLAS splits an inner dimension K above its GEMM_Q one way on one
+    thread and another on several (K = 784: MNIST's first layer; a batch of
+    600 rows in dW; 1000 outputs in the delta recursion); the kernels chunk
+    K so that float32 products agree on every thread count."""
+    dt = np.float32
+    r = np.random.default_rng(0)
+    for B, n, m in [(128, 784, 256), (600, 256, 64), (64, 128, 1000),
+                    (96, 3000, 40), (200, 256, 1500)]:
+        a = r.standard_normal((B, n)).astype(dt)
+        w = r.standard_normal((n, m)).astype(dt)
+        d = r.standard_normal((B, m)).astype(dt)
+        got = []
+        for k in (1, 2):
+            threads(k)
+            o1, o2, o3 = (np.empty((B, m), dt), np.empty((n, m), dt),
+                          np.empty((B, n), dt))
+            mm_nn(a, w, o1)
+            mm_tn(a, d, o2)
+            mm_nt(d, w, o3)
+            got.append((o1, o2, o3))
+        for x, y in zip(*got):
+            assert np.array_equal(x, y)
+        for x, ref in zip(got[0], (a @ w, a.T @ d, d @ w.T)):
+            np.testing.assert_allclose(x, ref, rtol=2e-4,
+                                       atol=2e-4 * np.abs(ref).max())
+        assert products_agree([n, m], [B], "float32", [2, 1])
+
+
+@needs_two
+def test_the_governor_stays_put_where_products_disagree(threads, monkeypatch):
+    """float64 on OpenBLAS's SkylakeX kernels: 1 and 2 threads differ in the
+    last bits for many shapes; then the thread count must not move."""
+    import jitmlp._threads as T
+    threads(2)
+    monkeypatch.setattr(T, "products_agree", lambda *a: False)
+    gov = _Restless()
+    gov.start("k", [3, 5, 1], [4], "float64")
+    assert [gov.next_chunk(8)[0] for _ in range(10)] == [2] * 10
+    gov.stop()
+    monkeypatch.setattr(T, "products_agree", lambda *a: True)
+    gov = _Restless()
+    gov.start("k", [3, 5, 1], [4], "float64")
+    assert 1 in [gov.next_chunk(8)[0] for _ in range(10)]
+    gov.stop()
+
+
+def _fit(gov=None, epochs=3, norm=None):
+    r = np.random.default_rng(1)
+    X = r.standard_normal((256, 784)).astype(np.float32)
+    y = r.integers(0, 10, 256)
+    m = jm.MLP([784, 300, 10], loss="cross_entropy", norm=norm,
+               dtype="float32", seed=0)
+    t = jm.Trainer(m, jm.Adam(lr=1e-3), batch_size=64, epochs=epochs, seed=0,
+                   shuffle=True)
+    if gov is not None:
+        t.__dict__["_gov"] = gov
+    t._chunk = 1      # with one_step_chunks: a change between any two steps
+    t.fit(X, y)
+    return m.params.copy(), t
+
+
+class _Restless(ThreadGovernor):
+    """Probes at every chunk and switches whenever it can (the worst case
+    for reproducibility)."""
+    MARGIN = -1.0           # every probe wins
+
+    def next_chunk(self, steps):
+        self.wait = 0
+        return super().next_chunk(steps)
+
+
+@pytest.fixture
+def one_step_chunks(monkeypatch):
+    """Chunks of one step: a thread-count change between any two steps."""
+    import jitmlp.trainer as T
+    monkeypatch.setattr(T, "_CHUNK_SECONDS", 1e-12)
+
+
+@needs_two
+@pytest.mark.parametrize("norm", [None, "batch"])
+def test_training_is_the_same_whatever_thread_counts_the_governor_picks(
+        threads, norm, one_step_chunks):
+    threads(1)
+    one, _ = _fit(ThreadGovernor(), norm=norm)
+    threads(2)
+    fixed, _ = _fit(ThreadGovernor(enabled=False), norm=norm)
+    gov = _Restless()
+    moving, _ = _fit(gov, norm=norm)
+    assert gov.counts_used.get(1, 0) > 2 and gov.counts_used.get(2, 0) > 2
+    assert np.array_equal(one, fixed)
+    assert np.array_equal(fixed, moving)
+    assert jm.get_num_threads() == 2          # the budget came back
+    assert set(_BlasThreads.get().counts()) == {2}
+
+
+class _Clock:
+    """Feeds the governor per-step times as a busy or quiet machine would."""
+
+    def __init__(self, per_step):
+        self.per_step = per_step            # threads -> seconds per step
+
+    def run(self, gov, chunks, steps=40):
+        seen = []
+        for _ in range(chunks):
+            n, k = gov.next_chunk(steps)
+            gov.record(self.per_step[n] * k, k)
+            seen.append(n)
+        return seen
+
+
+def test_governor_leaves_two_threads_alone_on_a_quiet_machine(threads):
+    threads(2)
+    gov = ThreadGovernor()
+    gov.start("a")
+    try:
+        seen = _Clock({2: 1.0, 1: 1.6}).run(gov, 400)
+    finally:
+        gov.stop()
+    assert seen[-1] == 2
+    assert seen.count(1) <= 12             # probes become rare (backoff)
+    assert jm.get_num_threads() == 2
+
+
+def test_governor_moves_to_one_thread_when_the_machine_is_busy(threads):
+    threads(2)
+    gov = ThreadGovernor()
+    gov.start("a")
+    try:
+        clock = _Clock({2: 1.0, 1: 1.6})
+        clock.run(gov, 50)
+        clock.per_step = {2: 4.0, 1: 1.7}     # another program takes a core
+        seen = clock.run(gov, 60)
+        assert seen.index(1) < 4               # noticed within a few chunks
+        assert seen[-40:].count(2) <= 3        # and mostly stays on 1
+        clock.per_step = {2: 1.0, 1: 1.6}     # the other program ended
+        seen = clock.run(gov, 200)
+        assert seen[-20:] == [2] * 20          # back on 2 threads
+    finally:
+        gov.stop()
+    assert jm.get_num_threads() == 2
+
+
+def test_governor_probe_chunks_are_short(threads):
+    threads(2)
+    gov = ThreadGovernor()
+    gov.start("a")
+    try:
+        sizes = {}
+        for _ in range(30):
+            n, k = gov.next_chunk(40)
+            sizes.setdefault(gov.probe is not None, set()).add(k)
+            gov.record(1.0 * k, k)
+    finally:
+        gov.stop()
+    assert sizes[True] == {10} and sizes[False] == {40}
+
+
+def test_governor_does_nothing_on_one_thread(threads):
+    threads(1)
+    gov = ThreadGovernor()
+    gov.start("a")
+    assert [gov.next_chunk(8) for _ in range(20)] == [(1, 8)] * 20
+    gov.stop()
+    assert jm.get_num_threads() == 1
+
+
+class _Failing(_Restless):
+    """Fails in the middle of a run, on one thread (as an interrupt would)."""
+
+    def record(self, seconds, steps):
+        super().record(seconds, steps)
+        if sum(self.counts_used.values()) == 5:
+            raise KeyboardInterrupt
+
+
+@needs_two
+def test_thread_counts_come_back_after_an_interrupt_mid_fit(
+        threads, one_step_chunks):
+    threads(2)
+    t = jm.Trainer(jm.MLP([3, 4, 1], seed=0), jm.SGD(lr=0.1), batch_size=8,
+                   epochs=3)
+    gov = t.__dict__["_gov"] = _Failing()
+    t._chunk = 1
+    with pytest.raises(KeyboardInterrupt):
+        t.fit(np.ones((64, 3)), np.ones(64))
+    assert 1 in gov.counts_used
+    assert jm.get_num_threads() == 2
+    assert set(_BlasThreads.get().counts()) == {2}
