@@ -6,8 +6,13 @@ products alone through numpy's BLAS).
     pip install -e ".[bench]"
     python benchmarks/compare.py [--dtypes float32 float64] [--rounds 3]
         [--configs tiny tabular mnist deep_bn wide] [--peers torch jax sklearn]
+    python benchmarks/compare.py --contention [--configs ...] [--peers ...]
 
 Prints a table of samples/s (median over rounds) and ratios jitmlp/peer.
+``--contention`` measures every runner twice, on the quiet machine and
+with one busy process beside it (started and stopped by the script, and
+ending by itself after --busy-seconds at the latest), and prints what each
+keeps; jitmlp's figure to beat is its own single-thread quiet speed.
 A script, not a test: peers are optional and never needed by the tests.
 """
 import argparse
@@ -283,6 +288,96 @@ def measure(configs, dtypes, peers, rounds):
     return rows
 
 
+class JitMLP1(JitMLP):
+    """jitmlp on one thread (its own single-thread quiet speed)."""
+    name = "jitmlp-1"
+
+    def epoch(self):
+        import jitmlp as jm
+        prev = jm.set_num_threads(1)
+        try:
+            super().epoch()
+        finally:
+            jm.set_num_threads(prev)
+
+
+def _busy(seconds):
+    """One CPU-bound process that ends by itself after ``seconds``."""
+    import subprocess
+    code = ("import time\nend = time.time() + %r\n"
+            "while time.time() < end:\n    pass\n" % float(seconds))
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def _timed(runners, rounds, warmup):
+    """Median samples/s of each runner, rounds interleaved, after
+    ``warmup`` untimed epochs each (the thread governor settles there)."""
+    for _ in range(warmup):
+        for r in runners.values():
+            r.epoch()
+    times = {k: [] for k in runners}
+    for _ in range(rounds):
+        for k, r in runners.items():
+            time.sleep(0.3)
+            t0 = time.perf_counter()
+            r.epoch()
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def measure_contention(configs, dtypes, peers, rounds, busy_seconds):
+    """Quiet and loaded samples/s of jitmlp (default threads and one
+    thread) and of the peers, one busy process for the loaded half."""
+    keys = ["jitmlp", "jitmlp-1"] + [p for p in peers if p != "sklearn"]
+    print("# samples/s quiet -> with one busy process; 'keeps' = loaded / "
+          "quiet; jitmlp's is loaded / its own 1-thread quiet speed")
+    cols = ["config  ", "dtype  ", "jitmlp quiet", "1-thread", "loaded",
+            " keeps"]
+    for p in keys[2:]:
+        cols += [f"{p} quiet", f"{p} loaded", " keeps", "jitmlp/" + p]
+    print(" | ".join(cols))
+    rows = []
+    for name in configs:
+        cfg = CONFIGS[name]
+        for dtype in dtypes:
+            X, y = make_data(cfg, dtype)
+            n = X.shape[0]
+            runners = {}
+            for key in keys:
+                cls = JitMLP1 if key == "jitmlp-1" else RUNNERS[key]
+                try:
+                    runners[key] = cls(cfg, dtype, X, y)
+                    runners[key].epoch()
+                except (ImportError, NotImplementedError) as exc:
+                    print(f"# {name}/{dtype}: {key} skipped ({exc})",
+                          file=sys.stderr)
+                    runners.pop(key, None)
+            quiet = _timed(runners, rounds, 1)
+            busy = _busy(busy_seconds)
+            try:
+                time.sleep(0.5)
+                loaded = _timed({k: r for k, r in runners.items()
+                                 if k != "jitmlp-1"}, rounds, 3)
+            finally:
+                busy.kill()
+                busy.wait()
+            q = {k: n / v for k, v in quiet.items()}
+            ld = {k: n / v for k, v in loaded.items()}
+            cells = [f"{name:8s}", f"{dtype:7s}", f"{q['jitmlp']:12,.0f}",
+                     f"{q['jitmlp-1']:8,.0f}", f"{ld['jitmlp']:8,.0f}",
+                     f"{ld['jitmlp'] / q['jitmlp-1']:5.0%}"]
+            for p in keys[2:]:
+                if p in q:
+                    cells += [f"{q[p]:9,.0f}", f"{ld[p]:9,.0f}",
+                              f"{ld[p] / q[p]:5.0%}",
+                              f"{ld['jitmlp'] / ld[p]:6.2f}x"]
+                else:
+                    cells += ["n/a"] * 4
+            print(" | ".join(cells), flush=True)
+            rows.append((name, dtype, q, ld))
+    return rows
+
+
 def format_row(name, dtype, sps, peers):
     j = sps["jitmlp"]
     cells = [f"{name:8s}", f"{dtype:7s}", f"{j:12,.0f}"]
@@ -366,6 +461,12 @@ def main(argv=None):
     p.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
     p.add_argument("--peers", nargs="*", default=["torch", "jax", "sklearn"])
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--contention", action="store_true",
+                   help="quiet against one busy process beside the "
+                        "benchmark: what each framework keeps")
+    p.add_argument("--busy-seconds", type=float, default=600.0,
+                   help="the busy process of --contention ends by itself "
+                        "after this long (default 600)")
     args = p.parse_args(argv)
     import numba
     print(f"# {platform.processor() or platform.machine()}, "
@@ -373,6 +474,12 @@ def main(argv=None):
           f"numpy {np.__version__}, numba {numba.__version__}")
     if args.memory:
         measure_memory(args.configs, args.dtypes, args.peers)
+        return
+    if args.contention:
+        dtypes = args.dtypes if "--dtypes" in (argv or sys.argv) \
+            else ["float32"]
+        measure_contention(args.configs, dtypes, args.peers, args.rounds,
+                           args.busy_seconds)
         return
     print(header(args.peers))
     measure(args.configs, args.dtypes, args.peers, args.rounds)

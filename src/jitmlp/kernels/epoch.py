@@ -36,14 +36,17 @@ def batch_loss_grad(net, grad, ws, B, yc, update_stats, scale, step, row0):
     (weighted) loss sum.  The gradient is that of ``scale * sum``: scale is
     1/B, or 1/sum(w) with a weight column.  ``step``, ``row0``: the key of
     the dropout masks (see forward_batch)."""
-    forward_batch(net, ws, B, True, True, update_stats, step, row0)
+    # bool(...), int(...): values, not literals, so that every caller shares
+    # one compiled specialisation (see _jit.py)
+    forward_batch(net, ws, B, bool(True), bool(True), update_stats, step,
+                  row0)
     lay = net.layout
     nl = lay.shape[0]
     out = lay[nl - 1, N_OUT]
     h = _block(ws.x, B * lay[nl - 1, X_OUT], B, out)
     y = _block(ws.y, 0, B, yc)
     delta = _block(ws.delta, 0, B, out)
-    total = loss_and_delta(h, y, net.loss, delta, scale, True,
+    total = loss_and_delta(h, y, net.loss, delta, scale, bool(True),
                            net.huber_delta)
     backward_batch(net, grad, ws, B)
     return total
@@ -133,8 +136,8 @@ def train_epoch(net, hy, st, grad, ws, X, Y, plan, out):
             if den == 0.0:
                 step_loss[s] = 0.0
                 continue
-        total = batch_loss_grad(net, grad, ws, B, yc, True, 1.0 / den,
-                                t0 + s + 1, 0)
+        total = batch_loss_grad(net, grad, ws, B, yc, bool(True),
+                                1.0 / den, t0 + s + 1, int(0))
         loss = total / den
         step_loss[s] = loss
         stop = 0
@@ -144,7 +147,7 @@ def train_epoch(net, hy, st, grad, ws, X, Y, plan, out):
             stop = STOP_STATS
         gscale = 1.0
         if stop == 0 and clip > 0.0:
-            gn = math.sqrt(sq_norm(grad, 0, P))
+            gn = math.sqrt(sq_norm(grad, int(0), P))
             if not math.isfinite(gn):
                 stop = STOP_GRAD
             elif gn > clip:
@@ -165,7 +168,7 @@ def train_epoch(net, hy, st, grad, ws, X, Y, plan, out):
             else:
                 bad = update_segments(params, grad, segments, hy, st,
                                       lrs[s], t0 + s + 1, gscale,
-                                      0, 1)
+                                      int(0), int(1))
             if bad != 0:
                 undo_update(params, grad, st)
                 stop = STOP_UPDATE

@@ -144,7 +144,7 @@ def loss_delta(net, ws, B, yc, scale):
     h = _block(ws.x, B * lay[nl - 1, X_OUT], B, out)
     y = _block(ws.y, 0, B, yc)
     delta = _block(ws.delta, 0, B, out)
-    return loss_and_delta(h, y, net.loss, delta, scale, True,
+    return loss_and_delta(h, y, net.loss, delta, scale, bool(True),
                           net.huber_delta)
 
 

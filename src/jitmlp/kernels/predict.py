@@ -23,7 +23,8 @@ def forward_rows(net, ws, X, Y, order, chunk, training, loss_code, out,
     for start in range(0, n, chunk):
         B = min(chunk, n - start)
         gather(X, Y, order, start, B, ws)
-        forward_batch(net, ws, B, training, False, False, step, start)
+        forward_batch(net, ws, B, training, bool(False), bool(False),
+                      int(step), start)
         h = _block(ws.x, B * lay[nl - 1, X_OUT], B, k)
         if want_out:
             for i in range(B):
@@ -31,6 +32,6 @@ def forward_rows(net, ws, X, Y, order, chunk, training, loss_code, out,
                     out[start + i, j] = h[i, j]
         if loss_code >= 0:
             total += loss_and_delta(h, _block(ws.y, 0, B, yc), loss_code,
-                                    _block(ws.delta, 0, B, k), 1.0, False,
+                                    _block(ws.delta, 0, B, k), 1.0, bool(False),
                                     net.huber_delta)
     return total

@@ -21,6 +21,7 @@ class in ``jitmlp/optim.py`` declaring the state buffers it uses.
 """
 import math
 
+import numpy as np
 from numba import prange
 
 from ._jit import kernel
@@ -281,7 +282,7 @@ def _update_parallel(params, grad, segments, hy, st, lr, t, gscale, nth):
     bad = 0
     for c in prange(nth):
         bad += update_segments(params, grad, segments, hy, st, lr, t, gscale,
-                               c, nth)
+                               np.int64(c), nth)
     return bad
 
 
@@ -308,7 +309,8 @@ def apply_update(params, grad, segments, hy, st, lr, t, gscale, parts):
     if parts > 1:
         return _update_parallel(params, grad, segments, hy, st, lr, t, gscale,
                                 parts)
-    return update_segments(params, grad, segments, hy, st, lr, t, gscale, 0, 1)
+    return update_segments(params, grad, segments, hy, st, lr, t, gscale,
+                           int(0), int(1))
 
 
 @kernel()
