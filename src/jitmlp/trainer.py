@@ -671,8 +671,6 @@ class Trainer:
     def step(self, X_batch, y_batch, sample_weight=None):
         """Exactly one optimizer step on exactly this batch, in training mode.
 
-        Parameters
-        ----------
         The model stays in training mode; BatchNorm running statistics move
         once.  Dropout uses the masks of optimizer step ``t`` (the same as
         :meth:`fit` on the same batches).  With ``comm`` this is collective:
