@@ -235,56 +235,189 @@ class MLP:
 
     @property
     def n_outputs(self):
-        """int: width of the output layer (``sizes[-1]``)."""
+        """int: width of the output layer (``sizes[-1]``).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([4, 16, 3]).n_outputs
+        3
+        """
         return self.sizes[-1]
 
     @property
     def n_features(self):
-        """int: number of input features (``sizes[0]``)."""
+        """int: number of input features (``sizes[0]``).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([4, 16, 3]).n_features
+        4
+        """
         return self.sizes[0]
 
     @property
     def n_params(self):
-        """int: number of trainable parameters (``params.size``)."""
+        """int: number of trainable parameters (``params.size``).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([4, 16, 3]).n_params            # 4*16 + 16 + 16*3 + 3
+        131
+        >>> jm.MLP([4, 16, 3], norm="batch").n_params   # no b, gamma and beta
+        147
+        """
         return self.params.size
 
     @property
     def y_cols(self):
-        """Columns of the target array the kernels receive."""
+        """int: columns of the target array the kernels receive (``n_outputs``
+        for targets with one column per output, 1 for class indices and
+        -1/+1 labels).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([4, 3]).y_cols, jm.MLP([4, 3], loss="cross_entropy").y_cols
+        (3, 1)
+        """
         return self._loss.y_cols(self.n_outputs)
 
     # The architecture is fixed at construction: the kernels trust the layout
     # table and the buffer sizes, so these are read-only.
-    dtype = property(lambda self: self._params.dtype, doc="numpy dtype of "
-                     "every buffer and output")
+    dtype = property(lambda self: self._params.dtype, doc="""numpy dtype of
+        every buffer and output.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 1], dtype="float32")
+        >>> m.dtype, m.forward(np.ones((1, 2))).dtype
+        (dtype('float32'), dtype('float32'))
+        """)
     sizes = property(lambda self: tuple(self._config["sizes"]),
-                     doc="layer widths [d, K1, ..., KL, out]")
+                     doc="""tuple of int: layer widths [d, K1, ..., KL, out].
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([4, 16, 16, 3]).sizes
+        (4, 16, 16, 3)
+        """)
     activation = property(lambda self: self._config["activation"],
-                          doc="str: phi of the hidden layers (registry name)")
+                          doc="""str: phi of the hidden layers (registry name;
+        an alias given to the constructor reads as the name).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 4, 1], activation="logistic").activation
+        'sigmoid'
+        """)
     norm = property(lambda self: self._config["norm"],
-                    doc="None, 'batch' or 'layer'")
+                    doc="""None, 'batch' or 'layer'.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 4, 1], norm="layer").norm, jm.MLP([2, 1]).norm
+        ('layer', None)
+        """)
     residual = property(lambda self: self._config["residual"],
-                        doc="bool: skip connections on equal-width layers")
+                        doc="""bool: skip connections on equal-width layers.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 8, 8, 1], residual=True).residual
+        True
+        """)
     loss_name = property(lambda self: self._config["loss"],
-                         doc="str: the loss (registry name)")
+                         doc="""str: the loss (registry name).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 3], loss="cross_entropy").loss_name
+        'cross_entropy'
+        """)
     bn_momentum = property(lambda self: self._config["bn_momentum"],
-                           doc="float: m of the running statistics' EMA")
+                           doc="""float: m of the running statistics' EMA
+        ``r = (1-m) r + m s``.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 4, 1], norm="batch", bn_momentum=0.01).bn_momentum
+        0.01
+        """)
     norm_eps = property(lambda self: self._config["norm_eps"],
-                        doc="float > 0: eps in sqrt(var + eps)")
+                        doc="""float > 0: eps in sqrt(var + eps).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 4, 1], norm="layer").norm_eps
+        1e-05
+        """)
     dropout = property(lambda self: self._config["dropout"],
-                       doc="the dropout rate(s), as given")
+                       doc="""the dropout rate(s), as given (a float, or one
+        per hidden layer).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 8, 8, 1], dropout=[0.1, 0.2]).dropout
+        [0.1, 0.2]
+        """)
     huber_delta = property(lambda self: self._config["huber_delta"],
-                           doc="float: delta of the huber loss")
+                           doc="""float: delta of the huber loss (in the
+        units of the targets).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 1], loss="huber", huber_delta=0.5).huber_delta
+        0.5
+        """)
     @property
     def layout(self):
         """The :class:`~jitmlp._layout.Layout` of this architecture: the
         integer layout table the kernels read (``layout.table``, read-only),
-        the parameter segments and the offsets of every named tensor."""
+        the parameter segments and the offsets of every named tensor.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> lay = jm.MLP([3, 4, 2], seed=0).layout
+        >>> lay.n_params, lay.table.shape[0]      # one table row per layer
+        (26, 2)
+        >>> [(name, off, shape) for name, buf, off, shape in lay.entries]
+        [('hidden.0.W', 0, (3, 4)), ('hidden.0.b', 12, (4,)), ('out.W', 16, (4, 2)), ('out.b', 24, (2,))]
+        """
         return self._layout
 
     @property
     def training(self):
-        """True in training mode (BatchNorm uses batch statistics)."""
+        """bool: True in training mode (BatchNorm uses batch statistics,
+        dropout is on); assign a bool, or use :meth:`train` / :meth:`eval`.
+
+        Raises
+        ------
+        TypeError
+            Assigning anything but a bool.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> m = jm.MLP([2, 1])
+        >>> m.training                 # as in PyTorch
+        True
+        >>> m.training = False; m.training
+        False
+        """
         return self._training
 
     @training.setter
@@ -304,7 +437,24 @@ class MLP:
     def params(self):
         """The one flat 1-D buffer of all trainable parameters (writable in
         place).  Assigning an array copies its values in; its shape must be
-        ``(n_params,)``, its dtype real, its values finite."""
+        ``(n_params,)``, its dtype real, its values finite.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Assigning an array of another shape, not real, or not finite.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 1], seed=0)
+        >>> m.params = np.zeros(m.n_params)
+        >>> m.forward(np.ones((1, 2))).tolist()
+        [[0.0]]
+        >>> m.state_dict()["out.W"][:] = 1.0      # views write through
+        >>> m.params.tolist()
+        [1.0, 1.0, 0.0]
+        """
         return self._params
 
     @params.setter
@@ -316,7 +466,23 @@ class MLP:
     def stats(self):
         """The BatchNorm running statistics, flat (empty without BatchNorm).
         Assigning copies values in, as for :attr:`params`; running_var must
-        stay > 0."""
+        stay > 0.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Assigning an array of another shape, not real, not finite, or
+            with a running variance <= 0.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> m = jm.MLP([2, 3, 1], norm="batch")
+        >>> m.stats.tolist()        # running_mean (3), then running_var (3)
+        [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+        >>> jm.MLP([2, 3, 1]).stats.size
+        0
+        """
         return self._stats
 
     @stats.setter
@@ -349,7 +515,23 @@ class MLP:
         return a
 
     def get_config(self):
-        """The constructor arguments (JSON-serialisable)."""
+        """The constructor arguments (JSON-serialisable).
+
+        Returns
+        -------
+        dict
+            Keyword arguments of :class:`MLP` (``sizes`` first): ``MLP(**cfg)``
+            builds the same architecture (with fresh weights).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> cfg = jm.MLP([2, 8, 3], loss="cross_entropy", seed=0).get_config()
+        >>> cfg["sizes"], cfg["loss"], cfg["dtype"]
+        ([2, 8, 3], 'cross_entropy', 'float64')
+        >>> jm.MLP(**cfg)
+        MLP([2, 8, 3], activation='relu', norm=None, residual=False, loss='cross_entropy', dtype='float64')
+        """
         return dict(self._config)
 
     def __repr__(self):
@@ -379,12 +561,35 @@ class MLP:
         ------
         TypeError
             ``mode`` is not a bool.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> m = jm.MLP([2, 4, 1], norm="batch").eval()
+        >>> m.train().training
+        True
         """
         self.training = mode
         return self
 
     def eval(self):
-        """Switch to evaluation mode (BatchNorm uses the running statistics)."""
+        """Switch to evaluation mode (BatchNorm uses the running statistics,
+        no dropout).
+
+        Returns
+        -------
+        MLP
+            ``self``.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 4, 1], norm="batch", seed=0)
+        >>> m.eval().training
+        False
+        >>> m.forward(np.ones((1, 2))).shape    # one row: running statistics
+        (1, 1)
+        """
         self.training = False
         return self
 
