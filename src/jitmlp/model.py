@@ -673,6 +673,18 @@ class MLP:
             (named); nothing is changed then.
         TypeError
             ``state`` is not a dict or an entry is not numeric.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> a, b = jm.MLP([3, 4, 1], seed=0), jm.MLP([3, 4, 1], seed=1)
+        >>> b.load_state_dict(a.state_dict())
+        >>> bool(np.array_equal(a.params, b.params))
+        True
+        >>> b.load_state_dict({"out.W": np.zeros((4, 1))})
+        Traceback (most recent call last):
+            ...
+        ValueError: load_state_dict: missing entries ['hidden.0.W', 'hidden.0.b', 'out.b']
         """
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict; got {type(state).__name__}")
@@ -809,6 +821,15 @@ class MLP:
         ------
         ValueError, NonFiniteOutputError
             As :meth:`forward`.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.array([[0.0, 1.0], [1.0, 0.0]])
+        >>> jm.MLP([2, 4, 3], loss="cross_entropy", seed=0).eval().predict(X)
+        array([2, 2])
+        >>> jm.MLP([2, 4, 1], seed=0).eval().predict(X).shape  # squared, out 1
+        (2,)
         """
         out = self._loss.predict(self.forward(X))
         if out.dtype.kind == "f":    # poisson's exp(h) may overflow
@@ -833,6 +854,14 @@ class MLP:
         ------
         ValueError
             The model's loss has no probabilities (squared).
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 4, 3], loss="cross_entropy", seed=0).eval()
+        >>> p = m.predict_proba(np.ones((2, 2)))
+        >>> p.shape, np.allclose(p.sum(axis=1), 1.0)
+        ((2, 3), True)
         """
         if self._loss.proba is None:
             raise ValueError(f"predict_proba needs a classification loss; "
@@ -858,6 +887,24 @@ class MLP:
         Returns
         -------
         float
+
+        Raises
+        ------
+        ValueError
+            Invalid ``X``, ``y`` or ``sample_weight`` (named); BatchNorm in
+            training mode with a single row.
+        NonFiniteOutputError
+            The loss overflows for finite inputs.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 1], seed=0)
+        >>> m.params = np.zeros(m.n_params)            # h = 0
+        >>> m.loss(np.ones((2, 2)), np.array([1.0, 3.0]))   # (0.5 + 4.5) / 2
+        2.5
+        >>> m.loss(np.ones((2, 2)), np.array([1.0, 3.0]), sample_weight=[1, 0])
+        0.5
         """
         Xc = self._check_X(X)
         Yc = self._check_yw(y, Xc.shape[0], sample_weight)
@@ -891,6 +938,26 @@ class MLP:
         loss : float
         grad : ndarray of shape (n_params,), the model's dtype
             Use :meth:`param_views` to see it per tensor.
+
+        Raises
+        ------
+        ValueError
+            Invalid ``X``, ``y`` or ``sample_weight`` (named); BatchNorm with
+            a single row.
+        NonFiniteOutputError
+            The loss or the gradient overflows for finite inputs.
+
+        Examples
+        --------
+        A finite-difference check of one weight:
+
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([3, 4, 1], activation="tanh", seed=0)
+        >>> X, y = np.random.default_rng(0).standard_normal((5, 3)), np.ones(5)
+        >>> loss, grad = m.loss_and_grad(X, y)
+        >>> m.params[0] += 1e-6
+        >>> bool(np.isclose((m.loss(X, y) - loss) / 1e-6, grad[0], atol=1e-5))
+        True
         """
         Xc = self._check_X(X)
         Yc = self._check_yw(y, Xc.shape[0], sample_weight)
@@ -964,6 +1031,19 @@ class MLP:
         ValueError
             X is invalid, or a batch would have a single row (the unbiased
             variance of one sample is undefined); nothing changes.
+        NonFiniteOutputError
+            The running statistics would overflow; nothing changes.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 3, 1], norm="batch", seed=0)
+        >>> X = np.random.default_rng(0).normal(5.0, 1.0, (64, 2))
+        >>> m.update_bn(X, batch_size=32).training       # mode unchanged
+        True
+        >>> mean = m.state_dict()["hidden.0.running_mean"]
+        >>> bool(np.allclose(mean, (X @ m.state_dict()["hidden.0.W"]).mean(0)))
+        True
         """
         Xc = self._check_X(X)
         batch_size = V.positive_int("batch_size", batch_size)
@@ -1015,6 +1095,13 @@ class MLP:
         ------
         ValueError
             Invalid ``X``; BatchNorm in training mode with one row.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 8, 4, 3], seed=0).eval()
+        >>> [z.shape for z in m.preactivations(np.ones((5, 2)))]
+        [(5, 8), (5, 4), (5, 3)]
         """
         Xc = self._check_X(X)
         if self._batch_norm_in_training() and Xc.shape[0] < 2:
@@ -1067,6 +1154,19 @@ class MLP:
             Invalid input, or R^2 of a single sample.
         NonFiniteOutputError
             The network overflows on ``X``.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        >>> m = jm.MLP([1, 1], seed=0).eval()
+        >>> m.params = [2.0, 1.0]                 # h = 2 x + 1
+        >>> m.score(X, 2 * X[:, 0] + 1)          # R^2 of exact predictions
+        1.0
+        >>> c = jm.MLP([1, 2], loss="cross_entropy").eval()
+        >>> c.params = [1.0, -1.0, 0.0, 0.0]      # class 0 for x > 0
+        >>> c.score(X[1:], [0, 0, 0])            # accuracy
+        1.0
         """
         yp = self.predict(X)
         Yc = self._check_y(y, yp.shape[0])
@@ -1171,6 +1271,16 @@ class MLP:
         get_config(), "training": bool}``), ``params.npy`` (the flat
         parameter buffer, 1-D, the model's dtype) and ``stats.npy`` (the
         BatchNorm running statistics, 1-D, possibly empty).  No pickle.
+
+        Examples
+        --------
+        >>> import os, tempfile, jitmlp as jm
+        >>> folder = tempfile.mkdtemp()
+        >>> path = jm.MLP([2, 4, 1], seed=0).save(os.path.join(folder, "net"))
+        >>> os.path.basename(path)
+        'net.npz'
+        >>> jm.load(path).sizes
+        (2, 4, 1)
         """
         return _io.save(self, path)
 
@@ -1212,10 +1322,19 @@ class MLP:
 
         Examples
         --------
-        >>> import numpy as np, onnxruntime as ort          # doctest: +SKIP
-        >>> model.to_onnx("model.onnx")                     # doctest: +SKIP
-        >>> sess = ort.InferenceSession("model.onnx")       # doctest: +SKIP
-        >>> h, = sess.run(["h"], {"X": X.astype(model.dtype)})  # doctest: +SKIP
+        Serve the model with ONNX Runtime (runs where the ``onnx`` extra is
+        installed):
+
+        >>> import importlib.util, numpy as np, jitmlp as jm
+        >>> model = jm.MLP([3, 8, 2], norm="batch", dtype="float32", seed=0)
+        >>> X = np.ones((4, 3), np.float32)
+        >>> if (importlib.util.find_spec("onnx")
+        ...         and importlib.util.find_spec("onnxruntime")):
+        ...     import onnxruntime as ort
+        ...     proto = model.to_onnx()        # or model.to_onnx("model.onnx")
+        ...     sess = ort.InferenceSession(proto.SerializeToString())
+        ...     h, = sess.run(["h"], {"X": X})
+        ...     assert np.allclose(h, model.eval().forward(X), rtol=1e-5)
         """
         from . import _onnx
         if path is None:
@@ -1267,6 +1386,23 @@ class MLP:
         ``BN(Wx)`` with mean ``m - b``) and stays exact through further
         training (the bias cancels in the batch statistics, and the moving
         average of the shifted mean is the shifted moving average).
+
+        Examples
+        --------
+        Runs where torch is installed:
+
+        >>> import importlib.util, numpy as np, jitmlp as jm
+        >>> if importlib.util.find_spec("torch"):
+        ...     import torch
+        ...     _ = torch.manual_seed(0)
+        ...     net = torch.nn.Sequential(torch.nn.Linear(3, 8),
+        ...                               torch.nn.Tanh(),
+        ...                               torch.nn.Linear(8, 2)).double()
+        ...     model = jm.MLP.from_torch(net, loss="cross_entropy")
+        ...     assert model.sizes == (3, 8, 2) and model.activation == "tanh"
+        ...     X = np.ones((4, 3))
+        ...     h = net(torch.from_numpy(X)).detach().numpy()
+        ...     assert np.allclose(model.forward(X), h)
         """
         from . import _torch
         return _torch.from_torch(cls, module, loss=loss, dtype=dtype)
@@ -1293,12 +1429,42 @@ class MLP:
             torch is not installed.
         NotImplementedError
             The activation has no PyTorch layer here.
+
+        Examples
+        --------
+        Runs where torch is installed:
+
+        >>> import importlib.util, numpy as np, jitmlp as jm
+        >>> model = jm.MLP([3, 8, 2], norm="layer", seed=0).eval()
+        >>> if importlib.util.find_spec("torch"):
+        ...     import torch
+        ...     net = model.to_torch()
+        ...     assert [type(l).__name__ for l in net] == [
+        ...         "Linear", "LayerNorm", "ReLU", "Linear"]
+        ...     X = np.ones((4, 3))
+        ...     h = net(torch.from_numpy(X)).detach().numpy()
+        ...     assert np.allclose(h, model.forward(X))
         """
         from . import _torch
         return _torch.to_torch(self)
 
     def copy(self):
-        """An independent model with the same architecture, parameters and mode."""
+        """An independent model with the same architecture, parameters and mode.
+
+        Returns
+        -------
+        MLP
+            New buffers (writing one model leaves the other unchanged).
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> a = jm.MLP([2, 4, 1], seed=0)
+        >>> b = a.copy()
+        >>> b.params[:] = 0.0
+        >>> bool(np.array_equal(a.params, jm.MLP([2, 4, 1], seed=0).params))
+        True
+        """
         m = MLP.__new__(MLP)
         m.__dict__.update(self.__dict__)
         m._params = self._params.copy()
