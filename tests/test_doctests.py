@@ -6,7 +6,7 @@ import pytest
 
 MODULES = ["jitmlp.model", "jitmlp.optim", "jitmlp.schedules",
            "jitmlp._threads", "jitmlp.trainer", "jitmlp.datasets",
-           "jitmlp.registry", "jitmlp.estimators"]
+           "jitmlp.registry", "jitmlp.estimators", "jitmlp._errors"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -23,6 +23,21 @@ class DivergenceError(FloatingPointError):
         0-based step within that epoch.
     history : History or None
         The history of the call that raised.
+
+    Examples
+    --------
+    >>> import numpy as np, jitmlp as jm
+    >>> model = jm.MLP([2, 1], seed=0)
+    >>> before = model.params.copy()
+    >>> try:
+    ...     jm.Trainer(model, jm.SGD(lr=1e30), batch_size=1, epochs=1,
+    ...                seed=0).fit(np.full((8, 2), 1e10), np.zeros(8))
+    ... except jm.DivergenceError as e:
+    ...     err = e
+    >>> isinstance(err, FloatingPointError), err.epoch, err.history.diverged
+    (True, 0, True)
+    >>> bool(np.isfinite(model.params).all())    # the last finite step kept
+    True
     """
 
     def __init__(self, msg, epoch, step, history):
@@ -39,4 +54,15 @@ class NonFiniteOutputError(ValueError, ArithmeticError):
     overflows the dtype on them (large inputs, float32, deep residual nets).
     A ``ValueError`` (the input is out of the model's range) and an
     ``ArithmeticError``.
+
+    Examples
+    --------
+    >>> import numpy as np, jitmlp as jm
+    >>> model = jm.MLP([1, 1], dtype="float32", seed=0)
+    >>> model.params[:] = 1e30
+    >>> try:
+    ...     model.forward(np.full((1, 1), 1e30))
+    ... except jm.NonFiniteOutputError as e:
+    ...     print(isinstance(e, ValueError), e)
+    True forward: the network's output has 1 NaN or infinite value(s) ...
     """

@@ -161,7 +161,20 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """Numba's current thread count."""
+    """Numba's current thread count (that of the parallel loops; BLAS follows
+    :func:`set_num_threads`).
+
+    Returns
+    -------
+    int
+        Between 1 and ``numba.config.NUMBA_NUM_THREADS``.
+
+    Examples
+    --------
+    >>> import numba, jitmlp as jm
+    >>> 1 <= jm.get_num_threads() <= numba.config.NUMBA_NUM_THREADS
+    True
+    """
     return numba.get_num_threads()
 
 

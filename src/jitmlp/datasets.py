@@ -98,6 +98,19 @@ def shard(a, comm=None, *, rank=None, size=None):
     rank, size : int, optional
         Instead of ``comm``.
 
+    Returns
+    -------
+    array_like
+        ``a[start:stop]`` for this rank: a view of ``a`` (its type, e.g. a
+        memmap stays a memmap).
+
+    Raises
+    ------
+    TypeError
+        Neither ``comm`` nor both ``rank`` and ``size`` given.
+    ValueError
+        ``rank`` not in ``[0, size)``.
+
     Examples
     --------
     >>> import numpy as np, jitmlp as jm

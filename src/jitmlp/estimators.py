@@ -204,7 +204,21 @@ class _BaseMLP(BaseEstimator):
     @property
     def coefs_(self):
         """list of (n_in, n_out) arrays: the weight matrices, views into
-        ``model_.params`` (writing them changes the model)."""
+        ``model_.params`` (writing them changes the model).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).normal(size=(40, 3))
+        >>> reg = jm.MLPRegressor((8, 4), max_iter=2, random_state=0)
+        >>> [W.shape for W in reg.fit(X, X.sum(1)).coefs_]
+        [(3, 8), (8, 4), (4, 1)]
+        """
         check_is_fitted(self, "model_")
         sd = self.model_.state_dict()
         L = len(self.model_.sizes) - 2
@@ -213,7 +227,21 @@ class _BaseMLP(BaseEstimator):
     @property
     def intercepts_(self):
         """list of (n_out,) arrays: the biases (views; with norm='batch' the
-        hidden layers have none and get zeros, copies)."""
+        hidden layers have none and get zeros, copies).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).normal(size=(40, 3))
+        >>> reg = jm.MLPRegressor((8,), max_iter=2, random_state=0)
+        >>> [b.shape for b in reg.fit(X, X.sum(1)).intercepts_]
+        [(8,), (1,)]
+        """
         check_is_fitted(self, "model_")
         sd = self.model_.state_dict()
         L = len(self.model_.sizes) - 2
@@ -226,20 +254,63 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def n_layers_(self):
-        """Number of layers, input and output included (scikit-learn's)."""
+        """int: number of layers, input and output included (scikit-learn's).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).normal(size=(40, 3))
+        >>> jm.MLPRegressor((8, 4), max_iter=2, random_state=0).fit(
+        ...     X, X.sum(1)).n_layers_
+        4
+        """
         check_is_fitted(self, "model_")
         return len(self.model_.sizes)
 
     @property
     def n_outputs_(self):
-        """Number of output units."""
+        """int: number of output units (classes for a classifier, columns of
+        ``y`` for a regressor).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).normal(size=(40, 3))
+        >>> jm.MLPRegressor((8,), max_iter=2, random_state=0).fit(
+        ...     X, X[:, :2]).n_outputs_
+        2
+        """
         check_is_fitted(self, "model_")
         return self.model_.n_outputs
 
     @property
     def out_activation_(self):
-        """The output function: 'softmax' (classifier, cross-entropy) or
-        'identity' (regressor)."""
+        """str: the output function: 'softmax' (classifier, cross-entropy)
+        or 'identity' (regressor).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).normal(size=(40, 3))
+        >>> jm.MLPRegressor((8,), max_iter=2, random_state=0).fit(
+        ...     X, X.sum(1)).out_activation_
+        'identity'
+        """
         check_is_fitted(self, "model_")
         return {"squared": "identity", "binary_cross_entropy": "logistic"}.get(
             self._loss, "softmax")
@@ -417,6 +488,27 @@ class _BaseMLP(BaseEstimator):
             Before ``fit``.
         ImportError
             The ``onnx`` package is not installed.
+        NotImplementedError
+            A multi-label classifier (export ``model_`` instead).
+
+        Examples
+        --------
+        The labels come out of the graph (runs where the ``onnx`` extra is
+        installed):
+
+        >>> import importlib.util, warnings, numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).normal(size=(60, 3))
+        >>> y = np.where(X[:, 0] > 0, "pos", "neg")
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")     # not converged
+        ...     clf = jm.MLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
+        >>> if (importlib.util.find_spec("onnx")
+        ...         and importlib.util.find_spec("onnxruntime")):
+        ...     import onnxruntime as ort
+        ...     sess = ort.InferenceSession(clf.to_onnx().SerializeToString())
+        ...     label, proba = sess.run(["label", "probabilities"], {"X": X})
+        ...     assert (label == clf.predict(X)).all()
+        ...     assert np.allclose(proba, clf.predict_proba(X), rtol=1e-6)
         """
         check_is_fitted(self, "model_")
         if getattr(self, "_multilabel", False):
@@ -621,6 +713,26 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     Parameters follow :class:`sklearn.neural_network.MLPRegressor`, plus
     ``norm``, ``residual`` and ``dtype`` of :class:`jitmlp.MLP`.
 
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default (100,)
+        Widths of the hidden layers.
+    activation : str, default "relu"
+        Any name of :data:`jitmlp.registry.ACTIVATIONS` ("logistic" too).
+    norm : {None, "batch", "layer"}
+    residual : bool
+    solver : {"adam", "sgd", "lbfgs"}
+    alpha : float >= 0
+        Coefficient of ``0.5 ||W||^2`` added to the mean loss.
+    batch_size : int or "auto" (``min(200, n)``)
+    learning_rate : {"constant", "invscaling", "adaptive"} (solver "sgd")
+    learning_rate_init, power_t, max_iter, shuffle, random_state, tol, \
+momentum, nesterovs_momentum, early_stopping, validation_fraction, \
+n_iter_no_change, beta_1, beta_2, epsilon, max_fun, warm_start, verbose
+        As :class:`sklearn.neural_network.MLPRegressor`.
+    dtype : {"float64", "float32"}
+        The network's dtype (inputs are converted to it).
+
     Attributes
     ----------
     model_ : MLP
@@ -647,6 +759,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     >>> reg = jm.MLPRegressor((16,), max_iter=5, random_state=0)
     >>> reg.fit(X, X.sum(1)).predict(X[:2]).shape
     (2,)
+    >>> reg.n_iter_, len(reg.loss_curve_)
+    (5, 5)
     """
 
     _loss = "squared"
@@ -698,6 +812,18 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             Invalid data or parameters (before anything changes).
         jitmlp.DivergenceError
             Training diverged (the model keeps its last finite parameters).
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).normal(size=(100, 3))
+        >>> reg = jm.MLPRegressor((16,), max_iter=3, random_state=0)
+        >>> reg.fit(X, X @ [1.0, -2.0, 0.5]) is reg
+        True
+        >>> reg.n_iter_, reg.model_.sizes
+        (3, (3, 16, 1))
+        >>> reg.fit(X, np.c_[X[:, 0], X[:, 1]]).predict(X[:4]).shape  # 2 outputs
+        (4, 2)
         """
         X, Y = self._prepare(X, y, reset=True)
         with self._weighted(self._weights(X, None, sample_weight)):
@@ -724,6 +850,21 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         ValueError
             ``early_stopping=True`` or ``solver='lbfgs'`` (as scikit-learn),
             invalid data.
+        jitmlp.DivergenceError
+            Training diverged (the model keeps its last finite parameters).
+
+        Examples
+        --------
+        Streaming data, one chunk at a time:
+
+        >>> import numpy as np, jitmlp as jm
+        >>> rng = np.random.default_rng(0)
+        >>> reg = jm.MLPRegressor((8,), random_state=0)
+        >>> for _ in range(3):
+        ...     X = rng.normal(size=(50, 2))
+        ...     reg = reg.partial_fit(X, X[:, 0] - X[:, 1])
+        >>> reg.n_iter_, reg.t_
+        (3, 150)
         """
         self._check_partial_fit()
         first = not hasattr(self, "model_")
@@ -740,7 +881,23 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
         Returns
         -------
-        ndarray of float
+        ndarray of float64
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ValueError
+            ``X`` with another number of features than at ``fit``, or
+            non-finite values.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).normal(size=(60, 2))
+        >>> reg = jm.MLPRegressor((8,), max_iter=2, random_state=0)
+        >>> reg.fit(X, X.sum(1)).predict(X[:3]).dtype
+        dtype('float64')
         """
         check_is_fitted(self, "model_")
         X = _check_X_kind(self, X)
@@ -930,7 +1087,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ValueError, TypeError
             Invalid data or parameters (before anything changes).
         jitmlp.DivergenceError
-            Training diverged.
+            Training diverged (the model keeps its last finite parameters).
+
+        Examples
+        --------
+        >>> import warnings, numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).normal(size=(90, 2))
+        >>> y = np.array(["a", "b", "c"])[(X > 0).sum(axis=1)]
+        >>> clf = jm.MLPClassifier((16,), max_iter=3, random_state=0)
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")     # max_iter=3: not converged
+        ...     clf = clf.fit(X, y, sample_weight=np.ones(len(X)))
+        >>> clf.classes_.tolist(), clf.n_iter_, clf.out_activation_
+        (['a', 'b', 'c'], 3, 'softmax')
         """
         y_raw = y
         X, y = self._prepare(X, y, reset=True)
@@ -953,6 +1122,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         classes : array_like, optional
             Every label; required on the first call, and the same set on
             later calls (as scikit-learn).
+        sample_weight : array_like, shape (n,), optional
+            Non-negative weights, multiplied by ``class_weight``'s.
 
         Returns
         -------
@@ -964,6 +1135,19 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         ValueError
             Missing or different ``classes``, unseen labels,
             ``early_stopping=True`` or ``solver='lbfgs'``.
+        jitmlp.DivergenceError
+            Training diverged (the model keeps its last finite parameters).
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> rng = np.random.default_rng(0)
+        >>> clf = jm.MLPClassifier((8,), random_state=0)
+        >>> for _ in range(3):                   # chunks of a stream
+        ...     X = rng.normal(size=(40, 2))
+        ...     clf = clf.partial_fit(X, X[:, 0] > 0, classes=[False, True])
+        >>> clf.classes_.tolist(), clf.n_iter_
+        ([False, True], 3)
         """
         self._check_partial_fit()
         first = not hasattr(self, "model_")
@@ -994,7 +1178,28 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Returns
         -------
-        ndarray of float
+        ndarray of float64
+            Rows sum to 1.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ValueError
+            ``X`` with another number of features than at ``fit``, or
+            non-finite values.
+
+        Examples
+        --------
+        >>> import warnings, numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).normal(size=(60, 2))
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")     # not converged
+        ...     clf = jm.MLPClassifier((8,), max_iter=2, random_state=0).fit(
+        ...         X, np.where(X[:, 0] > 0, "yes", "no"))
+        >>> p = clf.predict_proba(X[:3])
+        >>> p.shape, bool(np.allclose(p.sum(axis=1), 1.0))
+        ((3, 2), True)
         """
         check_is_fitted(self, "model_")
         X = _check_X_kind(self, X)
@@ -1012,6 +1217,27 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Returns
         -------
         ndarray
+            Labels of the type of ``classes_`` (an (n, k) 0/1 indicator
+            array for a multi-label fit).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            Before ``fit``.
+        ValueError
+            ``X`` with another number of features than at ``fit``, or
+            non-finite values.
+
+        Examples
+        --------
+        >>> import warnings, numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).normal(size=(60, 2))
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")     # not converged
+        ...     clf = jm.MLPClassifier((8,), max_iter=2, random_state=0).fit(
+        ...         X, np.where(X[:, 0] > 0, "yes", "no"))
+        >>> set(clf.predict(X).tolist()) <= {"yes", "no"}
+        True
         """
         check_is_fitted(self, "model_")
         if getattr(self, "_multilabel", False):   # (n, k) indicator

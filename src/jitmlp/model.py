@@ -235,56 +235,189 @@ class MLP:
 
     @property
     def n_outputs(self):
-        """int: width of the output layer (``sizes[-1]``)."""
+        """int: width of the output layer (``sizes[-1]``).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([4, 16, 3]).n_outputs
+        3
+        """
         return self.sizes[-1]
 
     @property
     def n_features(self):
-        """int: number of input features (``sizes[0]``)."""
+        """int: number of input features (``sizes[0]``).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([4, 16, 3]).n_features
+        4
+        """
         return self.sizes[0]
 
     @property
     def n_params(self):
-        """int: number of trainable parameters (``params.size``)."""
+        """int: number of trainable parameters (``params.size``).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([4, 16, 3]).n_params            # 4*16 + 16 + 16*3 + 3
+        131
+        >>> jm.MLP([4, 16, 3], norm="batch").n_params   # no b, gamma and beta
+        147
+        """
         return self.params.size
 
     @property
     def y_cols(self):
-        """Columns of the target array the kernels receive."""
+        """int: columns of the target array the kernels receive (``n_outputs``
+        for targets with one column per output, 1 for class indices and
+        -1/+1 labels).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([4, 3]).y_cols, jm.MLP([4, 3], loss="cross_entropy").y_cols
+        (3, 1)
+        """
         return self._loss.y_cols(self.n_outputs)
 
     # The architecture is fixed at construction: the kernels trust the layout
     # table and the buffer sizes, so these are read-only.
-    dtype = property(lambda self: self._params.dtype, doc="numpy dtype of "
-                     "every buffer and output")
+    dtype = property(lambda self: self._params.dtype, doc="""numpy dtype of
+        every buffer and output.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 1], dtype="float32")
+        >>> m.dtype, m.forward(np.ones((1, 2))).dtype
+        (dtype('float32'), dtype('float32'))
+        """)
     sizes = property(lambda self: tuple(self._config["sizes"]),
-                     doc="layer widths [d, K1, ..., KL, out]")
+                     doc="""tuple of int: layer widths [d, K1, ..., KL, out].
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([4, 16, 16, 3]).sizes
+        (4, 16, 16, 3)
+        """)
     activation = property(lambda self: self._config["activation"],
-                          doc="str: phi of the hidden layers (registry name)")
+                          doc="""str: phi of the hidden layers (registry name;
+        an alias given to the constructor reads as the name).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 4, 1], activation="logistic").activation
+        'sigmoid'
+        """)
     norm = property(lambda self: self._config["norm"],
-                    doc="None, 'batch' or 'layer'")
+                    doc="""None, 'batch' or 'layer'.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 4, 1], norm="layer").norm, jm.MLP([2, 1]).norm
+        ('layer', None)
+        """)
     residual = property(lambda self: self._config["residual"],
-                        doc="bool: skip connections on equal-width layers")
+                        doc="""bool: skip connections on equal-width layers.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 8, 8, 1], residual=True).residual
+        True
+        """)
     loss_name = property(lambda self: self._config["loss"],
-                         doc="str: the loss (registry name)")
+                         doc="""str: the loss (registry name).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 3], loss="cross_entropy").loss_name
+        'cross_entropy'
+        """)
     bn_momentum = property(lambda self: self._config["bn_momentum"],
-                           doc="float: m of the running statistics' EMA")
+                           doc="""float: m of the running statistics' EMA
+        ``r = (1-m) r + m s``.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 4, 1], norm="batch", bn_momentum=0.01).bn_momentum
+        0.01
+        """)
     norm_eps = property(lambda self: self._config["norm_eps"],
-                        doc="float > 0: eps in sqrt(var + eps)")
+                        doc="""float > 0: eps in sqrt(var + eps).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 4, 1], norm="layer").norm_eps
+        1e-05
+        """)
     dropout = property(lambda self: self._config["dropout"],
-                       doc="the dropout rate(s), as given")
+                       doc="""the dropout rate(s), as given (a float, or one
+        per hidden layer).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 8, 8, 1], dropout=[0.1, 0.2]).dropout
+        [0.1, 0.2]
+        """)
     huber_delta = property(lambda self: self._config["huber_delta"],
-                           doc="float: delta of the huber loss")
+                           doc="""float: delta of the huber loss (in the
+        units of the targets).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.MLP([2, 1], loss="huber", huber_delta=0.5).huber_delta
+        0.5
+        """)
     @property
     def layout(self):
         """The :class:`~jitmlp._layout.Layout` of this architecture: the
         integer layout table the kernels read (``layout.table``, read-only),
-        the parameter segments and the offsets of every named tensor."""
+        the parameter segments and the offsets of every named tensor.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> lay = jm.MLP([3, 4, 2], seed=0).layout
+        >>> lay.n_params, lay.table.shape[0]      # one table row per layer
+        (26, 2)
+        >>> [(name, off, shape) for name, buf, off, shape in lay.entries]
+        [('hidden.0.W', 0, (3, 4)), ('hidden.0.b', 12, (4,)), ('out.W', 16, (4, 2)), ('out.b', 24, (2,))]
+        """
         return self._layout
 
     @property
     def training(self):
-        """True in training mode (BatchNorm uses batch statistics)."""
+        """bool: True in training mode (BatchNorm uses batch statistics,
+        dropout is on); assign a bool, or use :meth:`train` / :meth:`eval`.
+
+        Raises
+        ------
+        TypeError
+            Assigning anything but a bool.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> m = jm.MLP([2, 1])
+        >>> m.training                 # as in PyTorch
+        True
+        >>> m.training = False; m.training
+        False
+        """
         return self._training
 
     @training.setter
@@ -304,7 +437,24 @@ class MLP:
     def params(self):
         """The one flat 1-D buffer of all trainable parameters (writable in
         place).  Assigning an array copies its values in; its shape must be
-        ``(n_params,)``, its dtype real, its values finite."""
+        ``(n_params,)``, its dtype real, its values finite.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Assigning an array of another shape, not real, or not finite.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 1], seed=0)
+        >>> m.params = np.zeros(m.n_params)
+        >>> m.forward(np.ones((1, 2))).tolist()
+        [[0.0]]
+        >>> m.state_dict()["out.W"][:] = 1.0      # views write through
+        >>> m.params.tolist()
+        [1.0, 1.0, 0.0]
+        """
         return self._params
 
     @params.setter
@@ -316,7 +466,23 @@ class MLP:
     def stats(self):
         """The BatchNorm running statistics, flat (empty without BatchNorm).
         Assigning copies values in, as for :attr:`params`; running_var must
-        stay > 0."""
+        stay > 0.
+
+        Raises
+        ------
+        ValueError, TypeError
+            Assigning an array of another shape, not real, not finite, or
+            with a running variance <= 0.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> m = jm.MLP([2, 3, 1], norm="batch")
+        >>> m.stats.tolist()        # running_mean (3), then running_var (3)
+        [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
+        >>> jm.MLP([2, 3, 1]).stats.size
+        0
+        """
         return self._stats
 
     @stats.setter
@@ -349,7 +515,23 @@ class MLP:
         return a
 
     def get_config(self):
-        """The constructor arguments (JSON-serialisable)."""
+        """The constructor arguments (JSON-serialisable).
+
+        Returns
+        -------
+        dict
+            Keyword arguments of :class:`MLP` (``sizes`` first): ``MLP(**cfg)``
+            builds the same architecture (with fresh weights).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> cfg = jm.MLP([2, 8, 3], loss="cross_entropy", seed=0).get_config()
+        >>> cfg["sizes"], cfg["loss"], cfg["dtype"]
+        ([2, 8, 3], 'cross_entropy', 'float64')
+        >>> jm.MLP(**cfg)
+        MLP([2, 8, 3], activation='relu', norm=None, residual=False, loss='cross_entropy', dtype='float64')
+        """
         return dict(self._config)
 
     def __repr__(self):
@@ -379,12 +561,35 @@ class MLP:
         ------
         TypeError
             ``mode`` is not a bool.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> m = jm.MLP([2, 4, 1], norm="batch").eval()
+        >>> m.train().training
+        True
         """
         self.training = mode
         return self
 
     def eval(self):
-        """Switch to evaluation mode (BatchNorm uses the running statistics)."""
+        """Switch to evaluation mode (BatchNorm uses the running statistics,
+        no dropout).
+
+        Returns
+        -------
+        MLP
+            ``self``.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 4, 1], norm="batch", seed=0)
+        >>> m.eval().training
+        False
+        >>> m.forward(np.ones((1, 2))).shape    # one row: running statistics
+        (1, 1)
+        """
         self.training = False
         return self
 
@@ -468,6 +673,18 @@ class MLP:
             (named); nothing is changed then.
         TypeError
             ``state`` is not a dict or an entry is not numeric.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> a, b = jm.MLP([3, 4, 1], seed=0), jm.MLP([3, 4, 1], seed=1)
+        >>> b.load_state_dict(a.state_dict())
+        >>> bool(np.array_equal(a.params, b.params))
+        True
+        >>> b.load_state_dict({"out.W": np.zeros((4, 1))})
+        Traceback (most recent call last):
+            ...
+        ValueError: load_state_dict: missing entries ['hidden.0.W', 'hidden.0.b', 'out.b']
         """
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict; got {type(state).__name__}")
@@ -604,6 +821,15 @@ class MLP:
         ------
         ValueError, NonFiniteOutputError
             As :meth:`forward`.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.array([[0.0, 1.0], [1.0, 0.0]])
+        >>> jm.MLP([2, 4, 3], loss="cross_entropy", seed=0).eval().predict(X)
+        array([2, 2])
+        >>> jm.MLP([2, 4, 1], seed=0).eval().predict(X).shape  # squared, out 1
+        (2,)
         """
         out = self._loss.predict(self.forward(X))
         if out.dtype.kind == "f":    # poisson's exp(h) may overflow
@@ -628,6 +854,14 @@ class MLP:
         ------
         ValueError
             The model's loss has no probabilities (squared).
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 4, 3], loss="cross_entropy", seed=0).eval()
+        >>> p = m.predict_proba(np.ones((2, 2)))
+        >>> p.shape, np.allclose(p.sum(axis=1), 1.0)
+        ((2, 3), True)
         """
         if self._loss.proba is None:
             raise ValueError(f"predict_proba needs a classification loss; "
@@ -653,6 +887,24 @@ class MLP:
         Returns
         -------
         float
+
+        Raises
+        ------
+        ValueError
+            Invalid ``X``, ``y`` or ``sample_weight`` (named); BatchNorm in
+            training mode with a single row.
+        NonFiniteOutputError
+            The loss overflows for finite inputs.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 1], seed=0)
+        >>> m.params = np.zeros(m.n_params)            # h = 0
+        >>> m.loss(np.ones((2, 2)), np.array([1.0, 3.0]))   # (0.5 + 4.5) / 2
+        2.5
+        >>> m.loss(np.ones((2, 2)), np.array([1.0, 3.0]), sample_weight=[1, 0])
+        0.5
         """
         Xc = self._check_X(X)
         Yc = self._check_yw(y, Xc.shape[0], sample_weight)
@@ -686,6 +938,26 @@ class MLP:
         loss : float
         grad : ndarray of shape (n_params,), the model's dtype
             Use :meth:`param_views` to see it per tensor.
+
+        Raises
+        ------
+        ValueError
+            Invalid ``X``, ``y`` or ``sample_weight`` (named); BatchNorm with
+            a single row.
+        NonFiniteOutputError
+            The loss or the gradient overflows for finite inputs.
+
+        Examples
+        --------
+        A finite-difference check of one weight:
+
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([3, 4, 1], activation="tanh", seed=0)
+        >>> X, y = np.random.default_rng(0).standard_normal((5, 3)), np.ones(5)
+        >>> loss, grad = m.loss_and_grad(X, y)
+        >>> m.params[0] += 1e-6
+        >>> bool(np.isclose((m.loss(X, y) - loss) / 1e-6, grad[0], atol=1e-5))
+        True
         """
         Xc = self._check_X(X)
         Yc = self._check_yw(y, Xc.shape[0], sample_weight)
@@ -759,6 +1031,19 @@ class MLP:
         ValueError
             X is invalid, or a batch would have a single row (the unbiased
             variance of one sample is undefined); nothing changes.
+        NonFiniteOutputError
+            The running statistics would overflow; nothing changes.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 3, 1], norm="batch", seed=0)
+        >>> X = np.random.default_rng(0).normal(5.0, 1.0, (64, 2))
+        >>> m.update_bn(X, batch_size=32).training       # mode unchanged
+        True
+        >>> mean = m.state_dict()["hidden.0.running_mean"]
+        >>> bool(np.allclose(mean, (X @ m.state_dict()["hidden.0.W"]).mean(0)))
+        True
         """
         Xc = self._check_X(X)
         batch_size = V.positive_int("batch_size", batch_size)
@@ -810,6 +1095,13 @@ class MLP:
         ------
         ValueError
             Invalid ``X``; BatchNorm in training mode with one row.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> m = jm.MLP([2, 8, 4, 3], seed=0).eval()
+        >>> [z.shape for z in m.preactivations(np.ones((5, 2)))]
+        [(5, 8), (5, 4), (5, 3)]
         """
         Xc = self._check_X(X)
         if self._batch_norm_in_training() and Xc.shape[0] < 2:
@@ -862,6 +1154,19 @@ class MLP:
             Invalid input, or R^2 of a single sample.
         NonFiniteOutputError
             The network overflows on ``X``.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        >>> m = jm.MLP([1, 1], seed=0).eval()
+        >>> m.params = [2.0, 1.0]                 # h = 2 x + 1
+        >>> m.score(X, 2 * X[:, 0] + 1)          # R^2 of exact predictions
+        1.0
+        >>> c = jm.MLP([1, 2], loss="cross_entropy").eval()
+        >>> c.params = [1.0, -1.0, 0.0, 0.0]      # class 0 for x > 0
+        >>> c.score(X[1:], [0, 0, 0])            # accuracy
+        1.0
         """
         yp = self.predict(X)
         Yc = self._check_y(y, yp.shape[0])
@@ -966,6 +1271,16 @@ class MLP:
         get_config(), "training": bool}``), ``params.npy`` (the flat
         parameter buffer, 1-D, the model's dtype) and ``stats.npy`` (the
         BatchNorm running statistics, 1-D, possibly empty).  No pickle.
+
+        Examples
+        --------
+        >>> import os, tempfile, jitmlp as jm
+        >>> folder = tempfile.mkdtemp()
+        >>> path = jm.MLP([2, 4, 1], seed=0).save(os.path.join(folder, "net"))
+        >>> os.path.basename(path)
+        'net.npz'
+        >>> jm.load(path).sizes
+        (2, 4, 1)
         """
         return _io.save(self, path)
 
@@ -1007,10 +1322,19 @@ class MLP:
 
         Examples
         --------
-        >>> import numpy as np, onnxruntime as ort          # doctest: +SKIP
-        >>> model.to_onnx("model.onnx")                     # doctest: +SKIP
-        >>> sess = ort.InferenceSession("model.onnx")       # doctest: +SKIP
-        >>> h, = sess.run(["h"], {"X": X.astype(model.dtype)})  # doctest: +SKIP
+        Serve the model with ONNX Runtime (runs where the ``onnx`` extra is
+        installed):
+
+        >>> import importlib.util, numpy as np, jitmlp as jm
+        >>> model = jm.MLP([3, 8, 2], norm="batch", dtype="float32", seed=0)
+        >>> X = np.ones((4, 3), np.float32)
+        >>> if (importlib.util.find_spec("onnx")
+        ...         and importlib.util.find_spec("onnxruntime")):
+        ...     import onnxruntime as ort
+        ...     proto = model.to_onnx()        # or model.to_onnx("model.onnx")
+        ...     sess = ort.InferenceSession(proto.SerializeToString())
+        ...     h, = sess.run(["h"], {"X": X})
+        ...     assert np.allclose(h, model.eval().forward(X), rtol=1e-5)
         """
         from . import _onnx
         if path is None:
@@ -1062,6 +1386,23 @@ class MLP:
         ``BN(Wx)`` with mean ``m - b``) and stays exact through further
         training (the bias cancels in the batch statistics, and the moving
         average of the shifted mean is the shifted moving average).
+
+        Examples
+        --------
+        Runs where torch is installed:
+
+        >>> import importlib.util, numpy as np, jitmlp as jm
+        >>> if importlib.util.find_spec("torch"):
+        ...     import torch
+        ...     _ = torch.manual_seed(0)
+        ...     net = torch.nn.Sequential(torch.nn.Linear(3, 8),
+        ...                               torch.nn.Tanh(),
+        ...                               torch.nn.Linear(8, 2)).double()
+        ...     model = jm.MLP.from_torch(net, loss="cross_entropy")
+        ...     assert model.sizes == (3, 8, 2) and model.activation == "tanh"
+        ...     X = np.ones((4, 3))
+        ...     h = net(torch.from_numpy(X)).detach().numpy()
+        ...     assert np.allclose(model.forward(X), h)
         """
         from . import _torch
         return _torch.from_torch(cls, module, loss=loss, dtype=dtype)
@@ -1088,12 +1429,42 @@ class MLP:
             torch is not installed.
         NotImplementedError
             The activation has no PyTorch layer here.
+
+        Examples
+        --------
+        Runs where torch is installed:
+
+        >>> import importlib.util, numpy as np, jitmlp as jm
+        >>> model = jm.MLP([3, 8, 2], norm="layer", seed=0).eval()
+        >>> if importlib.util.find_spec("torch"):
+        ...     import torch
+        ...     net = model.to_torch()
+        ...     assert [type(l).__name__ for l in net] == [
+        ...         "Linear", "LayerNorm", "ReLU", "Linear"]
+        ...     X = np.ones((4, 3))
+        ...     h = net(torch.from_numpy(X)).detach().numpy()
+        ...     assert np.allclose(h, model.forward(X))
         """
         from . import _torch
         return _torch.to_torch(self)
 
     def copy(self):
-        """An independent model with the same architecture, parameters and mode."""
+        """An independent model with the same architecture, parameters and mode.
+
+        Returns
+        -------
+        MLP
+            New buffers (writing one model leaves the other unchanged).
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> a = jm.MLP([2, 4, 1], seed=0)
+        >>> b = a.copy()
+        >>> b.params[:] = 0.0
+        >>> bool(np.array_equal(a.params, jm.MLP([2, 4, 1], seed=0).params))
+        True
+        """
         m = MLP.__new__(MLP)
         m.__dict__.update(self.__dict__)
         m._params = self._params.copy()

@@ -58,6 +58,19 @@ class Optimizer:
         Optimizer steps made (the bias corrections' t).
     state : dict of str -> ndarray or None
         The state buffers (PyTorch's names, shape (n_params,)) once bound.
+
+    Examples
+    --------
+    Any subclass steps a model from a gradient in the params layout:
+
+    >>> import numpy as np, jitmlp as jm
+    >>> opt = jm.SGD(lr=0.1)
+    >>> isinstance(opt, jm.Optimizer), opt.t, opt.state
+    (True, 0, None)
+    >>> jm.Optimizer(lr=0.1, weight_decay=0.0).hyper()
+    Traceback (most recent call last):
+        ...
+    TypeError: Optimizer has no update rule; use SGD, Adam, AdamW, RMSprop or Adagrad
     """
 
     rule = None   # a consts.RULE_* code; None: not an optimizer on its own
@@ -80,12 +93,48 @@ class Optimizer:
                                   f"rule (_hyper)")
 
     def get_config(self):
-        """The constructor arguments (a dict)."""
+        """The constructor arguments: ``type(opt)(**opt.get_config())``
+        builds an equal, fresh optimizer.
+
+        Returns
+        -------
+        dict of str -> float, bool or tuple
+            The hyper-parameters by keyword (``lr``, ``weight_decay`` and
+            the subclass's own).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> jm.Adam(lr=3e-3).get_config()
+        {'lr': 0.003, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.0, 'amsgrad': False}
+        >>> jm.RMSprop(**jm.RMSprop(momentum=0.5).get_config()).momentum
+        0.5
+        """
         raise NotImplementedError
 
     # ------------------------------------------------------ kernel inputs
     def hyper(self):
-        """The :class:`~jitmlp.kernels.structs.OptHyper` of the kernels."""
+        """The hyper-parameters as the update kernels read them.
+
+        Returns
+        -------
+        jitmlp.kernels.structs.OptHyper
+            A named tuple: the ``rule`` code, then every hyper-parameter of
+            any rule as a float or bool (those this rule does not use at
+            their neutral values, e.g. ``momentum=0.0``).
+
+        Raises
+        ------
+        TypeError
+            The base :class:`Optimizer`, which has no update rule.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> h = jm.SGD(lr=0.1, momentum=0.9).hyper()
+        >>> h.momentum, h.nesterov, h.beta1
+        (0.9, False, 0.0)
+        """
         if self.rule is None:
             raise TypeError(f"{type(self).__name__} has no update rule; use "
                             f"SGD, Adam, AdamW, RMSprop or Adagrad")
@@ -127,6 +176,14 @@ class Optimizer:
         ValueError, TypeError
             Invalid hyper-parameters, step count or state buffers (a state
             of another model after the first step).
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> opt = jm.Adam()
+        >>> opt.bind(jm.MLP([3, 4, 1], dtype="float32", seed=0))
+        >>> {k: (v.shape, str(v.dtype)) for k, v in opt.state.items()}
+        {'exp_avg': ((21,), 'float32'), 'exp_avg_sq': ((21,), 'float32')}
         """
         type(self)(**self.get_config())
         self.hyper()
@@ -175,7 +232,19 @@ class Optimizer:
                           for k, v in self.state.items()}
 
     def reset(self):
-        """Forget the state buffers and the step count."""
+        """Forget the state buffers and the step count (``t = 0``); the
+        hyper-parameters stay.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> model, opt = jm.MLP([2, 1], seed=0), jm.SGD(lr=0.1, momentum=0.9)
+        >>> opt.step(model, np.ones(model.n_params))
+        >>> opt.t
+        1
+        >>> opt.reset(); opt.t, opt.state
+        (0, None)
+        """
         self.t = 0
         self.state = None
 
@@ -197,6 +266,18 @@ class Optimizer:
         DivergenceError
             The update would make parameters non-finite; it was undone (the
             parameters are as before, the state restarts from zero).
+
+        Examples
+        --------
+        Plain gradient descent on the squared loss, one step by hand:
+
+        >>> import numpy as np, jitmlp as jm
+        >>> model = jm.MLP([2, 1], seed=0)
+        >>> X, y = np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([1.0, -1.0])
+        >>> before, grad = model.loss_and_grad(X, y)
+        >>> jm.SGD(lr=0.01).step(model, grad)
+        >>> model.loss(X, y) < before
+        True
         """
         grad = np.asarray(grad)
         if grad.shape != model.params.shape:
@@ -226,7 +307,24 @@ class Optimizer:
 
     # ------------------------------------------------------ persistence
     def state_dict(self):
-        """Class, hyper-parameters, step count and copies of the state buffers."""
+        """Class, hyper-parameters, step count and copies of the state buffers.
+
+        Returns
+        -------
+        dict
+            ``{"class": str, "hyper": get_config(), "t": int, "state": dict
+            of str -> ndarray (n_params,) or None}``; arrays are copies.
+            :meth:`load_state_dict` restores it.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> model, opt = jm.MLP([2, 1], seed=0), jm.Adam(lr=0.01)
+        >>> opt.step(model, np.ones(model.n_params))
+        >>> sd = opt.state_dict()
+        >>> sd["class"], sd["t"], sorted(sd["state"])
+        ('Adam', 1, ['exp_avg', 'exp_avg_sq'])
+        """
         return {"class": type(self).__name__, "hyper": self.get_config(),
                 "t": self.t,
                 "state": None if self.state is None else
@@ -245,6 +343,20 @@ class Optimizer:
         ValueError, TypeError
             A missing, unexpected or malformed entry (checked before anything
             changes); sizes against a model are checked at the next step.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> model, opt = jm.MLP([2, 1], seed=0), jm.Adam(lr=0.01)
+        >>> opt.step(model, np.ones(model.n_params))
+        >>> again = jm.Adam()
+        >>> again.load_state_dict(opt.state_dict())
+        >>> again.lr, again.t
+        (0.01, 1)
+        >>> jm.SGD().load_state_dict(opt.state_dict())
+        Traceback (most recent call last):
+            ...
+        ValueError: state is for 'Adam', not SGD
         """
         if not isinstance(state, dict):
             raise TypeError(f"optimizer state must be a dict; got "
@@ -328,6 +440,12 @@ class SGD(Optimizer):
     momentum : float in [0, 1)
     nesterov : bool (needs momentum > 0)
     weight_decay : float >= 0, the L2 coefficient on W
+
+    Raises
+    ------
+    ValueError, TypeError
+        A hyper-parameter out of its range or of the wrong type (named), or
+        ``nesterov=True`` without momentum.
 
     Examples
     --------
@@ -421,6 +539,15 @@ class AdamW(Adam):
     weight_decay : float >= 0, default 1e-2
         Decoupled: applied to the parameters, not added to the gradient.
     amsgrad : bool
+
+    Examples
+    --------
+    >>> import numpy as np, jitmlp as jm
+    >>> model = jm.MLP([2, 1], seed=0)
+    >>> W = model.state_dict()["out.W"].copy()
+    >>> jm.AdamW(lr=0.1, weight_decay=0.5).step(model, np.zeros(model.n_params))
+    >>> np.allclose(model.state_dict()["out.W"], 0.95 * W)  # p *= 1 - lr wd
+    True
     """
 
     _decoupled = True

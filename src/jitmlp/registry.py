@@ -24,7 +24,25 @@ from .kernels import consts as C
 
 # --------------------------------------------------------------- numpy side
 def sigmoid(t):
-    """The stable logistic function: never exponentiates a positive number."""
+    """The stable logistic function ``1 / (1 + exp(-t))``: never
+    exponentiates a positive number.
+
+    Parameters
+    ----------
+    t : array_like of float
+
+    Returns
+    -------
+    ndarray
+        The shape of ``t``; its dtype for float input, else float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jitmlp.registry import sigmoid
+    >>> sigmoid(np.array([-1000.0, 0.0, 1000.0])).tolist()   # no overflow
+    [0.0, 0.5, 1.0]
+    """
     t = np.asarray(t)
     e = np.exp(-np.abs(t))
     return np.where(t >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(
@@ -32,7 +50,24 @@ def sigmoid(t):
 
 
 def softplus(t):
-    """``log(1 + exp(t))`` without overflow: ``max(t, 0) + log1p(exp(-|t|))``."""
+    """``log(1 + exp(t))`` without overflow: ``max(t, 0) + log1p(exp(-|t|))``.
+
+    Parameters
+    ----------
+    t : array_like of float
+
+    Returns
+    -------
+    ndarray
+        The shape of ``t``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jitmlp.registry import softplus
+    >>> softplus(np.array([-1000.0, 0.0, 1000.0])).round(4).tolist()
+    [0.0, 0.6931, 1000.0]
+    """
     t = np.asarray(t)
     return np.maximum(t, 0) + np.log1p(np.exp(-np.abs(t)))
 
@@ -51,7 +86,29 @@ def _dgelu(a):
 
 @dataclass(frozen=True)
 class Activation:
-    """phi of the hidden layers, with its derivative (numpy references)."""
+    """phi of the hidden layers, with its derivative (numpy references).
+
+    Parameters
+    ----------
+    name : str
+        The name :class:`~jitmlp.MLP` takes (``activation=name``).
+    code : int
+        Its ``ACT_*`` code in :mod:`jitmlp.kernels.consts`.
+    phi, dphi : callable
+        ``phi(a)`` and ``phi'(a)`` elementwise, numpy.
+    aliases : tuple of str
+        Other names accepted (``"logistic"`` for the sigmoid).
+    formula : str
+        ``phi(a)`` as documented.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jitmlp import registry
+    >>> act = registry.ACTIVATIONS["relu"]
+    >>> act.formula, act.phi(np.array([-1.0, 2.0])).tolist()
+    ('max(a, 0)', [0.0, 2.0])
+    """
     name: str
     code: int
     phi: object
@@ -90,7 +147,24 @@ ACTIVATIONS = {a.name: a for a in (
 
 @dataclass(frozen=True)
 class Norm:
-    """Normalisation of every hidden pre-activation before phi."""
+    """Normalisation of every hidden pre-activation before phi.
+
+    Parameters
+    ----------
+    name : {None, "batch", "layer"}
+    code : int
+        Its ``NORM_*`` code in :mod:`jitmlp.kernels.consts`.
+    running_stats : bool
+        Keeps ``running_mean`` / ``running_var`` (BatchNorm).
+    drops_bias : bool
+        The hidden layers carry no bias ``b`` (BatchNorm's beta replaces it).
+
+    Examples
+    --------
+    >>> from jitmlp import registry
+    >>> [(n.name, n.running_stats, n.drops_bias) for n in registry.NORMS.values()]
+    [(None, False, False), ('batch', True, True), ('layer', False, False)]
+    """
     name: object          # None, "batch" or "layer"
     code: int
     running_stats: bool   # keeps running_mean / running_var
@@ -137,13 +211,48 @@ class Loss:
     """A loss: the per-sample value (numpy reference), what targets it takes
     and how raw outputs ``h`` become predictions.
 
-    task : "regression", "binary", "multiclass" or "multilabel".
-    target : how ``y`` is checked and encoded for the kernels: "values"
-        (real, one column per output), "nonneg" (real >= 0, one column per
+    Parameters
+    ----------
+    name : str
+        The name :class:`~jitmlp.MLP` takes (``loss=name``).
+    code : int
+        Its ``LOSS_*`` code in :mod:`jitmlp.kernels.consts`.
+    task : {"regression", "binary", "multiclass", "multilabel"}
+    target : {"values", "nonneg", "indicator", "sign", "class"}
+        How ``y`` is checked and encoded for the kernels: "values" (real,
+        one column per output), "nonneg" (real >= 0, one column per
         output), "indicator" (0/1, one column per output), "sign" (-1/+1,
         one column) or "class" (integer index in [0, out), one column).
-    value, delta : numpy references; ``delta`` may take the Huber delta as
-        a keyword ``hd`` (``takes_delta``).
+    min_outputs : int
+        The fewest output units the loss works with.
+    max_outputs : int or None
+        The most (None: no limit).
+    value, delta : callable
+        ``value(h, y2d)``: the per-sample loss, shape (n,);
+        ``delta(h, y2d)``: its gradient with respect to ``h``, shape
+        (n, out); numpy references, ``y2d`` the encoded targets (n, y_cols).
+        Both take the Huber delta as a keyword ``hd`` when ``takes_delta``.
+    predict : callable
+        ``h -> predictions`` (what :meth:`MLP.predict` returns).
+    proba : callable or None
+        ``h -> probabilities`` (:meth:`MLP.predict_proba`), or None.
+    aliases : tuple of str
+        Other names accepted.
+    formula : str
+        The per-sample loss as documented.
+    takes_delta : bool
+        ``value`` and ``delta`` take the keyword ``hd`` (huber).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jitmlp import registry
+    >>> ce = registry.loss("cross_entropy")
+    >>> ce.task, ce.target, ce.formula
+    ('multiclass', 'class', 'logsumexp(h) - h_y, y a class index')
+    >>> h, y = np.array([[0.0, 0.0]]), np.array([[1]])
+    >>> ce.value(h, y).round(4).tolist(), ce.predict(np.array([[0.1, 0.3]])).tolist()
+    ([0.6931], [1])
     """
     name: str
     code: int
@@ -161,10 +270,37 @@ class Loss:
 
     @property
     def classify(self):
+        """bool: a classification loss (any task but "regression"), scored
+        by accuracy rather than R^2.
+
+        Examples
+        --------
+        >>> from jitmlp import registry
+        >>> registry.loss("logistic").classify, registry.loss("huber").classify
+        (True, False)
+        """
         return self.task != "regression"
 
     def y_cols(self, n_outputs):
-        """Columns of the target array the kernels receive."""
+        """Columns of the target array the kernels receive.
+
+        Parameters
+        ----------
+        n_outputs : int
+            Output units of the network.
+
+        Returns
+        -------
+        int
+            ``n_outputs`` for targets with one column per output, else 1
+            (class indices, -1/+1 labels).
+
+        Examples
+        --------
+        >>> from jitmlp import registry
+        >>> registry.loss("squared").y_cols(3), registry.loss("cross_entropy").y_cols(3)
+        (3, 1)
+        """
         return n_outputs if self.target in ("values", "nonneg",
                                             "indicator") else 1
 
@@ -242,15 +378,81 @@ def _lookup(table, kind, name):
 
 
 def activation(name):
-    """The :class:`Activation` of ``name`` or one of its aliases."""
+    """The :class:`Activation` of ``name`` or one of its aliases.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``ACTIVATIONS`` or an alias (``"logistic"``).
+
+    Returns
+    -------
+    Activation
+
+    Raises
+    ------
+    ValueError
+        An unknown name; the message lists the known ones.
+
+    Examples
+    --------
+    >>> from jitmlp import registry
+    >>> registry.activation("logistic").name
+    'sigmoid'
+    >>> registry.activation("swish")
+    Traceback (most recent call last):
+        ...
+    ValueError: activation must be one of 'identity', 'relu', ...; got 'swish'
+    """
     return _lookup(ACTIVATIONS, "activation", name)
 
 
 def loss(name):
-    """The :class:`Loss` of ``name``."""
+    """The :class:`Loss` of ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of ``LOSSES``.
+
+    Returns
+    -------
+    Loss
+
+    Raises
+    ------
+    ValueError
+        An unknown name; the message lists the known ones.
+
+    Examples
+    --------
+    >>> from jitmlp import registry
+    >>> registry.loss("poisson").formula
+    'sum of exp(h) - y h, h the log-rate'
+    """
     return _lookup(LOSSES, "loss", name)
 
 
 def norm(name):
-    """The :class:`Norm` of ``name`` (None, "batch", "layer")."""
+    """The :class:`Norm` of ``name`` (None, "batch", "layer").
+
+    Parameters
+    ----------
+    name : {None, "batch", "layer"}
+
+    Returns
+    -------
+    Norm
+
+    Raises
+    ------
+    ValueError
+        Another name.
+
+    Examples
+    --------
+    >>> from jitmlp import registry
+    >>> registry.norm("batch").running_stats, registry.norm(None).code
+    (True, 0)
+    """
     return _lookup(NORMS, "norm", name)

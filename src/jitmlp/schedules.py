@@ -19,9 +19,51 @@ class Schedule:
     Trainer evaluates it once per epoch.  Stateful schedules override
     :meth:`observe`, :meth:`state_dict`, :meth:`load_state_dict`,
     :meth:`reset`.  No constructor parameters.
+
+    Examples
+    --------
+    A schedule is one vectorised formula of the step index:
+
+    >>> import numpy as np
+    >>> from jitmlp.schedules import Schedule
+    >>> class Halving(Schedule):
+    ...     def values(self, t, base_lr):
+    ...         return base_lr * 0.5 ** np.asarray(t, np.float64)
+    >>> Halving().values(np.arange(3), 0.1).tolist(), Halving()(3, 0.1)
+    ([0.1, 0.05, 0.025], 0.0125)
     """
 
     def values(self, t, base_lr):  # pragma: no cover - abstract
+        """The learning rates of the optimizer steps ``t``.
+
+        ``schedule(t, base_lr)`` is the same for one step, as a float.
+
+        Parameters
+        ----------
+        t : array_like of int
+            Optimizer step indices, 0-based (the Trainer passes one int64
+            array per epoch).
+        base_lr : float
+            The optimizer's ``lr``.
+
+        Returns
+        -------
+        ndarray of float64, the shape of ``t``
+            The learning rate of each step.
+
+        Raises
+        ------
+        ValueError
+            A step the schedule is not defined at (:class:`OneCycle`
+            beyond ``total_steps``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from jitmlp.schedules import StepDecay
+        >>> StepDecay(step_size=2, gamma=0.5).values(np.arange(5), 1.0).tolist()
+        [1.0, 1.0, 0.5, 0.5, 0.25]
+        """
         raise NotImplementedError
 
     def __call__(self, t, base_lr):
@@ -29,18 +71,87 @@ class Schedule:
 
     # ReduceOnPlateau is the one schedule with state; the others ignore this
     def observe(self, epoch, metric):
-        """Called by the Trainer after every epoch with the monitored loss."""
+        """Called by the Trainer after every epoch with the monitored loss
+        (stateless schedules ignore it).
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch just finished, 0-based.
+        metric : float
+            The monitored loss: the validation loss when there is
+            validation data, else the training loss of the epoch.
+
+        Examples
+        --------
+        >>> from jitmlp.schedules import ReduceOnPlateau
+        >>> s = ReduceOnPlateau(factor=0.5, patience=2)
+        >>> for epoch, loss in enumerate([1.0, 1.0, 1.0]):
+        ...     s.observe(epoch, loss)
+        >>> s(0, 0.1)   # two epochs without improvement: halved
+        0.05
+        """
 
     def state_dict(self):
+        """What the schedule learnt from :meth:`observe` (for checkpoints;
+        ``Trainer.state_dict`` includes it).
+
+        Returns
+        -------
+        dict
+            Empty for the stateless schedules.
+
+        Examples
+        --------
+        >>> from jitmlp.schedules import Cosine, ReduceOnPlateau
+        >>> Cosine(T=10).state_dict()
+        {}
+        >>> s = ReduceOnPlateau()
+        >>> s.observe(0, 0.5)
+        >>> s.state_dict()
+        {'scale': 1.0, 'best': 0.5, 'bad': 0}
+        """
         return {}
 
     def load_state_dict(self, state):
+        """Restore what :meth:`state_dict` returned.
+
+        Parameters
+        ----------
+        state : dict
+            As :meth:`state_dict` gives.
+
+        Raises
+        ------
+        TypeError
+            ``state`` is not a dict.
+        ValueError
+            A missing or invalid entry (stateful schedules).
+
+        Examples
+        --------
+        >>> from jitmlp.schedules import ReduceOnPlateau
+        >>> s = ReduceOnPlateau()
+        >>> s.load_state_dict({"scale": 0.2, "best": 0.5, "bad": 1})
+        >>> s(0, 1.0)
+        0.2
+        """
         if not isinstance(state, dict):
             raise TypeError(f"schedule state must be a dict; got "
                             f"{type(state).__name__}")
 
     def reset(self):
-        """Forget what :meth:`observe` saw (``Trainer.reset`` calls this)."""
+        """Forget what :meth:`observe` saw (``Trainer.reset`` calls this).
+
+        Examples
+        --------
+        >>> from jitmlp.schedules import ReduceOnPlateau
+        >>> s = ReduceOnPlateau(factor=0.5, patience=1)
+        >>> s.observe(0, 1.0); s.observe(1, 1.0); s(0, 1.0)
+        0.5
+        >>> s.reset(); s(0, 1.0)
+        1.0
+        """
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
@@ -49,7 +160,15 @@ class Schedule:
 
 
 class Constant(Schedule):
-    """``lr_t = lr``: the optimizer's own rate at every step (no parameters)."""
+    """``lr_t = lr``: the optimizer's own rate at every step (no parameters).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jitmlp.schedules import Constant
+    >>> Constant().values(np.arange(3), 0.01).tolist()
+    [0.01, 0.01, 0.01]
+    """
 
     def values(self, t, base_lr):
         return np.full(np.shape(t), float(base_lr))
@@ -64,6 +183,18 @@ class StepDecay(Schedule):
         Optimizer steps between two decays.
     gamma : float > 0
         Factor per decay.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of its range or not a number (named).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jitmlp.schedules import StepDecay
+    >>> StepDecay(step_size=2, gamma=0.1).values(np.arange(5), 1.0).round(3).tolist()
+    [1.0, 1.0, 0.1, 0.1, 0.01]
     """
 
     def __init__(self, step_size, gamma=0.1):
@@ -81,6 +212,18 @@ class Exponential(Schedule):
     ----------
     gamma : float > 0
         Factor per optimizer step.
+
+    Raises
+    ------
+    ValueError, TypeError
+        ``gamma`` not a number > 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jitmlp.schedules import Exponential
+    >>> Exponential(gamma=0.5).values(np.arange(4), 1.0).tolist()
+    [1.0, 0.5, 0.25, 0.125]
     """
 
     def __init__(self, gamma):
@@ -97,6 +240,18 @@ class InverseScaling(Schedule):
     Parameters
     ----------
     power_t : float >= 0
+
+    Raises
+    ------
+    ValueError, TypeError
+        ``power_t`` not a number >= 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jitmlp.schedules import InverseScaling
+    >>> InverseScaling(power_t=0.5).values(np.array([0, 3, 15]), 1.0).tolist()
+    [1.0, 0.5, 0.25]
     """
 
     def __init__(self, power_t=0.5):
@@ -123,6 +278,11 @@ class Cosine(Schedule):
         Warm restarts (SGDR).
     t_mult : int >= 1
         Growth of the period at each restart.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of its range or of the wrong type (named).
 
     Examples
     --------
@@ -177,6 +337,13 @@ class LinearWarmup(Schedule):
     start : float in [0, 1]
         Fraction of the rate at the first step.
 
+    Raises
+    ------
+    TypeError
+        ``after`` is not a :class:`Schedule`.
+    ValueError
+        ``warmup`` or ``start`` out of range.
+
     Examples
     --------
     >>> import numpy as np
@@ -225,6 +392,25 @@ class ReduceOnPlateau(Schedule):
         Epochs without improvement before a reduction.
     tol : float >= 0
     min_lr : float >= 0
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of its range or of the wrong type (named).
+
+    Examples
+    --------
+    The Trainer calls :meth:`observe` after each epoch; by hand:
+
+    >>> from jitmlp.schedules import ReduceOnPlateau
+    >>> s = ReduceOnPlateau(factor=0.1, patience=1, min_lr=0.005)
+    >>> for epoch, loss in enumerate([0.9, 0.5, 0.5, 0.5]):
+    ...     s.observe(epoch, loss)
+    ...     print(epoch, round(s(0, 0.1), 4))
+    0 0.1
+    1 0.1
+    2 0.01
+    3 0.005
     """
 
     def __init__(self, factor=0.2, patience=2, tol=1e-4, min_lr=0.0):
@@ -286,6 +472,33 @@ class OneCycle(Schedule):
     ``total_steps`` is an error (ValueError): size ``total_steps`` to the
     training, e.g. ``epochs * ceil(n / batch_size)``.  PyTorch's momentum
     cycling (``cycle_momentum``) is not part of this schedule.
+
+    Parameters
+    ----------
+    max_lr : float > 0
+        The peak learning rate.
+    total_steps : int >= 1
+        Optimizer steps of the whole cycle.
+    pct_start : float in (0, 1)
+        Fraction of the steps spent rising.
+    div_factor : float > 0
+        ``max_lr / div_factor`` is the first step's rate.
+    final_div_factor : float > 0
+        The last step's rate is ``max_lr / div_factor / final_div_factor``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of its range or of the wrong type (named), or
+        ``pct_start * total_steps`` leaving a phase without steps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from jitmlp.schedules import OneCycle
+    >>> s = OneCycle(max_lr=1.0, total_steps=10, pct_start=0.3)
+    >>> s.values(np.arange(10), None).round(3).tolist()
+    [0.04, 0.52, 1.0, 0.95, 0.812, 0.611, 0.389, 0.188, 0.05, 0.0]
     """
 
     def __init__(self, max_lr, total_steps, pct_start=0.3, div_factor=25.0,

@@ -80,7 +80,28 @@ class History:
         return getattr(self, key)
 
     def as_dict(self):
-        """The per-epoch lists as a JSON-serialisable dict (``KEYS``)."""
+        """The per-epoch lists as a JSON-serialisable dict.
+
+        Returns
+        -------
+        dict of str -> list
+            One entry per name of ``History.KEYS`` (``epoch``, ``loss``,
+            ``val_loss``, ``val_accuracy``, ``lr``, ``steps``, ``seconds``,
+            ``samples_per_second``, ``grad_norms``), each a list with one
+            item per epoch; ``grad_norms`` as nested lists of floats.
+
+        Examples
+        --------
+        >>> import json, numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).standard_normal((32, 2))
+        >>> hist = jm.Trainer(jm.MLP([2, 4, 1], seed=0), jm.SGD(lr=0.05),
+        ...                   epochs=2, seed=0).fit(X, X[:, 0])
+        >>> d = hist.as_dict()
+        >>> d["epoch"], d["steps"], len(d["grad_norms"][0])  # 2 layers' norms
+        ([0, 1], [1, 1], 2)
+        >>> len(json.dumps(d)) > 0
+        True
+        """
         d = {k: list(getattr(self, k)) for k in self.KEYS}
         d["grad_norms"] = [g.tolist() for g in self.grad_norms]
         return d
@@ -153,8 +174,19 @@ class History:
 
         Examples
         --------
-        >>> hist = trainer.fit(X, y, validation_data=(Xv, yv))  # doctest: +SKIP
-        >>> hist.plot(title="spirals").savefig("fit.png")     # doctest: +SKIP
+        >>> import importlib.util, numpy as np, jitmlp as jm
+        >>> X, y = jm.datasets.make_spirals(200, n_classes=2, seed=0)
+        >>> trainer = jm.Trainer(jm.MLP([2, 8, 2], loss="cross_entropy",
+        ...                             seed=0), jm.Adam(lr=1e-2), epochs=2,
+        ...                      seed=0)
+        >>> hist = trainer.fit(X[:150], y[:150],
+        ...                    validation_data=(X[150:], y[150:]))
+        >>> if importlib.util.find_spec("matplotlib"):  # the plot extra
+        ...     import matplotlib
+        ...     matplotlib.use("Agg")
+        ...     fig = hist.plot(title="spirals")
+        ...     assert fig.axes[0].get_xlabel() == "epoch"
+        ...     # fig.savefig("fit.png")
         """
         from ._plot import plot_history
         return plot_history(self, fig=fig, ax=ax, title=title, label=label,
@@ -162,8 +194,26 @@ class History:
 
 
 def readable(x):
-    """A count or rate with 3 significant digits and a k/M/G suffix:
-    ``879123 -> '879k'``, ``1234567 -> '1.23M'``, ``12.5 -> '12.5'``."""
+    """A count or rate with 3 significant digits and a k/M/G suffix, as
+    progress bars and reprs print them.
+
+    Parameters
+    ----------
+    x : float or int
+        The number (e.g. samples per second).
+
+    Returns
+    -------
+    str
+        ``x`` rounded to 3 significant digits, scaled by 10^3, 10^6 or 10^9
+        with the suffix ``k``, ``M`` or ``G`` when it is that large.
+
+    Examples
+    --------
+    >>> from jitmlp.trainer import readable
+    >>> readable(879123), readable(1234567), readable(12.5), readable(999999)
+    ('879k', '1.23M', '12.5', '1M')
+    """
     x = float(f"{float(x):.3g}")
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(x) >= scale:
@@ -241,6 +291,14 @@ class Trainer:
         Stop after ``patience`` epochs without an improvement of at least
         ``min_delta`` in val_loss (loss without validation data);
         ``restore_best_weights`` then restores the best epoch's parameters.
+    patience : int >= 1
+        Epochs without improvement before early stopping.
+    min_delta : float >= 0
+        The smallest decrease of the monitored loss that counts as an
+        improvement (in the loss's units).
+    restore_best_weights : bool
+        With ``early_stopping``, end with the parameters (and running
+        statistics) of the best epoch.
     callbacks : sequence of callables ``f(trainer, history) -> bool``
         Called after each epoch; returning True stops training.
     verbose : bool
@@ -254,6 +312,12 @@ class Trainer:
         by rows, BatchNorm statistics are those of the global batch, and
         every rank ends every step with the same parameters.  See the
         README, "Training on several processes or machines".
+
+    Raises
+    ------
+    ValueError, TypeError
+        A setting out of its range or of the wrong type (named), or a
+        ``comm`` that is not an mpi4py communicator.
 
     Examples
     --------
@@ -311,7 +375,16 @@ class Trainer:
     @property
     def is_root(self):
         """True on rank 0 of ``comm`` (and always without one): the process
-        that should save models and print."""
+        that should save models and print.
+
+        Examples
+        --------
+        >>> import jitmlp as jm
+        >>> trainer = jm.Trainer(jm.MLP([2, 1]), jm.SGD())
+        >>> if trainer.is_root:
+        ...     print("rank 0 or a single process")
+        rank 0 or a single process
+        """
         return self.comm is None or self.comm.rank == 0
 
     def __getstate__(self):
@@ -415,7 +488,26 @@ class Trainer:
     # ------------------------------------------------------------- resuming
     def state_dict(self):
         """Epoch count, optimizer and schedule state: with the model's state
-        this resumes training bit-identically."""
+        this resumes training bit-identically.
+
+        Returns
+        -------
+        dict
+            ``{"epoch": int, "seed": int, "optimizer":
+            Optimizer.state_dict(), "schedule": Schedule.state_dict()}``;
+            the optimizer's buffers are copies.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).standard_normal((32, 2))
+        >>> trainer = jm.Trainer(jm.MLP([2, 4, 1], seed=0), jm.Adam(),
+        ...                      batch_size=16, epochs=1, seed=0)
+        >>> _ = trainer.fit(X, X[:, 0])
+        >>> sd = trainer.state_dict()
+        >>> sd["epoch"], sd["seed"], sd["optimizer"]["t"], sd["schedule"]
+        (1, 0, 2, {})
+        """
         return {"epoch": self.epoch, "seed": self.seed,
                 "optimizer": self.optimizer.state_dict(),
                 "schedule": self.schedule.state_dict()}
@@ -433,6 +525,23 @@ class Trainer:
         ------
         ValueError, TypeError
             A missing or malformed entry; nothing is changed then.
+
+        Examples
+        --------
+        Resume a run from a checkpoint of the model and the trainer:
+
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).standard_normal((32, 2))
+        >>> model = jm.MLP([2, 4, 1], seed=0)
+        >>> trainer = jm.Trainer(model, jm.Adam(), batch_size=16, epochs=1,
+        ...                      seed=0)
+        >>> _ = trainer.fit(X, X[:, 0])
+        >>> ckpt = model.copy(), trainer.state_dict()
+        >>> again = jm.Trainer(ckpt[0], jm.Adam(), batch_size=16, epochs=1)
+        >>> again.load_state_dict(ckpt[1])
+        >>> _ = trainer.fit(X, X[:, 0]); _ = again.fit(X, X[:, 0])
+        >>> bool(np.array_equal(model.params, again.model.params))
+        True
         """
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict; got {type(state).__name__}")
@@ -457,7 +566,22 @@ class Trainer:
 
     def reset(self):
         """Start over: optimizer moments, step count, epoch count, history and
-        the schedule's state (ReduceOnPlateau's reduced rate)."""
+        the schedule's state (ReduceOnPlateau's reduced rate).  The model's
+        parameters stay as they are.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).standard_normal((32, 2))
+        >>> trainer = jm.Trainer(jm.MLP([2, 1], seed=0), jm.SGD(lr=0.01),
+        ...                      batch_size=16, epochs=2, seed=0)
+        >>> _ = trainer.fit(X, X[:, 0])
+        >>> trainer.epoch, trainer.optimizer.t
+        (2, 4)
+        >>> trainer.reset()
+        >>> trainer.epoch, trainer.optimizer.t, len(trainer.history)
+        (0, 0, 0)
+        """
         self.optimizer.reset()
         self.schedule.reset()
         self.epoch = 0
@@ -580,15 +704,19 @@ class Trainer:
     def step(self, X_batch, y_batch, sample_weight=None):
         """Exactly one optimizer step on exactly this batch, in training mode.
 
+        The model stays in training mode; BatchNorm running statistics move
+        once.  Dropout uses the masks of optimizer step ``t`` (the same as
+        :meth:`fit` on the same batches).  With ``comm`` this is collective:
+        the step is one step on the concatenation of every rank's batch.
+
         Parameters
         ----------
         X_batch : array_like, shape (B, d)
         y_batch : array_like
             Targets as for :meth:`MLP.loss` (B rows).
-
-        ``sample_weight`` (shape (B,), finite, >= 0, not all zero): the batch
-        loss is ``sum_i w_i l_i / sum_i w_i``.  Dropout uses the masks of
-        optimizer step ``t`` (the same as :meth:`fit` on the same batches).
+        sample_weight : array_like of shape (B,), optional
+            Finite, >= 0, not all zero: the batch loss is then
+            ``sum_i w_i l_i / sum_i w_i``.
 
         Returns
         -------
@@ -600,10 +728,18 @@ class Trainer:
         DivergenceError
             The loss, the gradient or the updated parameters are not finite;
             no update was made (parameters and running statistics unchanged).
+        ValueError, TypeError
+            Invalid data (named), or BatchNorm with a batch of one row.
 
-        The model stays in training mode; BatchNorm running statistics move once.
-        With ``comm`` this is collective: the step is one step on the
-        concatenation of every rank's batch.
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X = np.random.default_rng(0).standard_normal((8, 2))
+        >>> trainer = jm.Trainer(jm.MLP([2, 1], seed=0), jm.SGD(lr=0.1))
+        >>> first = trainer.step(X, X[:, 0])
+        >>> second = trainer.step(X, X[:, 0])
+        >>> trainer.optimizer.t, second < first
+        (2, True)
         """
         self._check_settings()
         m = self.model
@@ -715,6 +851,30 @@ class Trainer:
             and ``fit`` can be called again to go on with the next epoch.
         ValueError, TypeError
             Invalid data or settings, before anything changes.
+
+        Examples
+        --------
+        >>> import numpy as np, jitmlp as jm
+        >>> X, y = jm.datasets.make_spirals(300, n_classes=3, seed=0)
+        >>> model = jm.MLP([2, 16, 3], loss="cross_entropy", seed=0)
+        >>> trainer = jm.Trainer(model, jm.Adam(lr=1e-2), batch_size=50,
+        ...                      epochs=2, seed=0)
+        >>> hist = trainer.fit(X[:250], y[:250],
+        ...                    validation_data=(X[250:], y[250:]))
+        >>> hist.epoch, hist.steps, len(hist.val_accuracy)
+        ([0, 1], [5, 5], 2)
+        >>> more = trainer.fit(X[:250], y[:250], epochs=1)  # continues
+        >>> more.epoch, trainer.epoch, model.training
+        ([2], 3, False)
+
+        A run that blows up raises, with the last finite parameters kept:
+
+        >>> try:
+        ...     jm.Trainer(jm.MLP([2, 1], seed=0), jm.SGD(lr=1e30),
+        ...                epochs=1, seed=0).fit(X * 1e10, y)
+        ... except jm.DivergenceError as e:
+        ...     print(type(e).__name__, e.history.diverged)
+        DivergenceError True
         """
         self._check_settings()
         m = self.model
