@@ -88,7 +88,7 @@ def _fit(gov=None, epochs=3, norm=None):
 class _Restless(ThreadGovernor):
     """Probes at every chunk and switches whenever it can (the worst case
     for reproducibility)."""
-    MARGIN = -1.0           # every probe wins
+    MARGIN = -float("inf")  # every probe wins
 
     def next_chunk(self, steps):
         self.wait = 0

@@ -305,7 +305,8 @@ class ThreadGovernor:
     float32 always passes, see :mod:`jitmlp.kernels.dense`), and stays on
     the budget otherwise.  The budget is Numba's thread count when the
     governor starts (:func:`set_num_threads`); with a budget of 1 nothing
-    happens.  The budget and the BLAS counts are restored by :meth:`stop`.
+    happens; a lower BLAS limit (threadpoolctl's ``threadpool_limits``)
+    lowers the budget.  The thread counts are restored by :meth:`stop`.
     """
 
     PROBE_FRACTION = 0.25
@@ -338,7 +339,10 @@ class ThreadGovernor:
         to check with :func:`products_agree` (None: no check)."""
         budget = int(numba.get_num_threads())
         blas = _BlasThreads.get()
-        self._saved = (budget, blas.counts())
+        counts = blas.counts()
+        self._saved = (budget, counts)
+        # a BLAS limit set since (threadpoolctl's threadpool_limits) counts
+        budget = max(1, min([budget] + counts))
         if key != self._key or budget != getattr(self, "budget", None):
             self._key = key
             self.budget = budget

@@ -22,6 +22,7 @@ they hold no missing values.
 """
 import contextlib
 import numbers
+import time
 import warnings
 
 import numpy as np
@@ -48,7 +49,8 @@ except ImportError:  # scikit-learn < 1.6
         return est._validate_data(X, y, reset=reset, **kw)
 
 from . import _validation as V
-from .model import MLP
+from ._threads import ThreadGovernor
+from .model import _GRAD_CHUNK, MLP
 from .optim import SGD, Adam
 from .trainer import Trainer
 from .schedules import Schedule
@@ -565,10 +567,20 @@ class _BaseMLP(BaseEstimator):
         curve = []
 
         sw = self._fit_weights
+        # one objective call is one "chunk" of the thread governor: on a busy
+        # machine L-BFGS moves to fewer threads (results do not change)
+        gov = ThreadGovernor()
+        n = X.shape[0]
+        block = n if m.norm == "batch" else min(n, _GRAD_CHUNK)
+        gov.start(None, m.sizes, sorted({block, n - (-(-n // block) - 1)
+                                         * block}), m.dtype)
 
         def fun(p):
             m.params[...] = p
+            gov.next_chunk(1)
+            tic = time.perf_counter()
             loss, g = m.loss_and_grad(X, Y, sample_weight=sw)
+            gov.record(time.perf_counter() - tic, 1)
             w = m.params[mask].astype(np.float64)
             loss = float(loss) + 0.5 * alpha * float(w @ w)
             g = g.astype(np.float64)
@@ -580,11 +592,14 @@ class _BaseMLP(BaseEstimator):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            res = minimize(fun, m.params.astype(np.float64), jac=True,
-                           method="L-BFGS-B", callback=callback,
-                           options={"maxiter": int(self.max_iter),
-                                    "maxfun": int(self.max_fun),
-                                    "gtol": float(self.tol)})
+            try:
+                res = minimize(fun, m.params.astype(np.float64), jac=True,
+                               method="L-BFGS-B", callback=callback,
+                               options={"maxiter": int(self.max_iter),
+                                        "maxfun": int(self.max_fun),
+                                        "gtol": float(self.tol)})
+            finally:
+                gov.stop()
         m.params[...] = res.x
         m.eval()
         self.n_iter_ = int(res.nit)
