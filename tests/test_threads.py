@@ -212,3 +212,23 @@ def test_thread_counts_come_back_after_an_interrupt_mid_fit(
     assert 1 in gov.counts_used
     assert jm.get_num_threads() == 2
     assert set(_BlasThreads.get().counts()) == {2}
+
+
+@needs_two
+def test_the_parallel_update_kernel_trains_as_the_serial_one(threads):
+    """A 1500 x 1500 layer (2.25M weights >= PARALLEL_MIN): on 2 threads the
+    Trainer runs train_epoch_parallel, on 1 train_epoch; the same bits."""
+    from jitmlp.kernels import train_epoch_parallel
+    r = np.random.default_rng(0)
+    X = r.standard_normal((32, 8)).astype(np.float32)
+    y = r.standard_normal(32).astype(np.float32)
+    out = []
+    for k in (1, 2):
+        threads(k)
+        m = jm.MLP([8, 1500, 1500, 1], dtype="float32", seed=0)
+        t = jm.Trainer(m, jm.Adam(lr=1e-3), batch_size=16, epochs=2, seed=0)
+        t.__dict__["_gov"] = ThreadGovernor(enabled=False)
+        t.fit(X, y)
+        out.append(m.params.copy())
+    assert any("float32" in str(s) for s in train_epoch_parallel.signatures)
+    assert np.array_equal(out[0], out[1])

@@ -19,8 +19,9 @@ from ._threads import ThreadGovernor
 from . import _validation as V
 from ._errors import DivergenceError  # noqa: F401 (jitmlp.trainer.DivergenceError)
 from .kernels import consts as C
-from .kernels import train_epoch
+from .kernels import train_epoch, train_epoch_parallel
 from .kernels.structs import EpochOut, EpochPlan
+from .kernels.update import PARALLEL_MIN
 from .model import MLP
 from .optim import Optimizer
 from .schedules import Constant, Schedule
@@ -628,7 +629,12 @@ class Trainer:
         ws = m._workspace(batch_size, Y.shape[1])
         grad = self._gradient_buffer()
         t0 = opt.t
-        _compile.notice(train_epoch, "training", m.dtype)
+        # the kernel with the parallel update only for models whose buffer
+        # has a segment long enough to split (it compiles separately)
+        seg = net.segments
+        big = bool(np.any(seg[:, 1] - seg[:, 0] >= PARALLEL_MIN))
+        _compile.notice(train_epoch_parallel if big else train_epoch,
+                        "training", m.dtype)
         gov = self._governor
         n = order.shape[0]
         sizes = sorted({int(min(batch_size, n)),
@@ -638,12 +644,12 @@ class Trainer:
         try:
             return self._chunks(net, hy, st, grad, ws, X, Y, order,
                                 batch_size, lrs, stride, out, t0, gov,
-                                stop_flag, on_chunk)
+                                stop_flag, on_chunk, big)
         finally:
             gov.stop()
 
     def _chunks(self, net, hy, st, grad, ws, X, Y, order, batch_size, lrs,
-                stride, out, t0, gov, stop_flag, on_chunk):
+                stride, out, t0, gov, stop_flag, on_chunk, big):
         """The chunk loop of :meth:`_run`; the governor picks each chunk's
         thread count (results do not depend on it)."""
         opt = self.optimizer
@@ -661,8 +667,10 @@ class Trainer:
                              s_begin=int(s), s_end=int(end))
             tic = time.perf_counter()
             out.info[1] = s
+            kern = train_epoch_parallel if big and n_threads > 1 \
+                else train_epoch
             try:
-                train_epoch(net, hy, st, grad, ws, X, Y, plan, out)
+                kern(net, hy, st, grad, ws, X, Y, plan, out)
             finally:
                 # read back from the kernel's record, so that an interrupt
                 # right after the call still leaves the step count and the

@@ -14,7 +14,8 @@ with the numpy model x/0 gives inf or nan, which the training loop already
 detects and reports.
 """
 from .dense import backward_batch, forward_batch, mm_nn, mm_nt, mm_tn
-from .epoch import batch_loss_grad, gather, train_epoch
+from .epoch import (batch_loss_grad, gather, train_epoch,
+                    train_epoch_parallel)
 from .losses import loss_and_delta
 from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
                    layernorm_forward)
@@ -25,5 +26,5 @@ __all__ = [
     "apply_update", "backward_batch", "batch_loss_grad", "batchnorm_backward",
     "batchnorm_forward", "forward_batch", "forward_rows", "gather",
     "layernorm_backward", "layernorm_forward", "loss_and_delta", "mm_nn",
-    "mm_nt", "mm_tn", "train_epoch", "undo_update",
+    "mm_nt", "mm_tn", "train_epoch", "train_epoch_parallel", "undo_update",
 ]
