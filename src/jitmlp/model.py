@@ -11,7 +11,8 @@ from . import _compile
 from . import _validation as V
 from . import registry as R
 from ._errors import NonFiniteOutputError
-from ._layout import build_layout, make_workspace
+from ._layout import build_layout, make_workspace, sparse_table
+from ._sparse import CSRRows
 from .kernels import batch_loss_grad, forward_batch, forward_rows, gather
 from .kernels import consts as C
 from .kernels.structs import Net
@@ -210,10 +211,12 @@ class MLP:
             if prefix + ".running_var" in sd:
                 sd[prefix + ".running_var"][...] = 1.0
 
-    def _net(self):
+    def _net(self, sparse=False):
         """The :class:`~jitmlp.kernels.structs.Net` the kernels take: the
-        layout, the buffers and the normalisation settings of this model."""
-        return Net(layout=self._layout.table, segments=self._layout.segments,
+        layout, the buffers and the normalisation settings of this model
+        (``sparse``: with the layout table of a sparse-input workspace)."""
+        table = sparse_table(self._layout) if sparse else self._layout.table
+        return Net(layout=table, segments=self._layout.segments,
                    params=self._params, stats=self._stats,
                    loss=int(self._loss_code),
                    bn_momentum=float(self._config["bn_momentum"]),
@@ -221,17 +224,29 @@ class MLP:
                    huber_delta=float(self._config.get("huber_delta", 1.0)),
                    mask_seed=int(self._mask_seed))
 
-    def _workspace(self, capacity, y_cols):
+    def _workspace(self, capacity, y_cols, sparse=False):
         """Workspace for batches of up to ``capacity`` rows.  Kept for the next
-        call when it is at most _WS_CACHE_BYTES, else freed after this use."""
-        key = y_cols
+        call when it is at most _WS_CACHE_BYTES, else freed after this use.
+        ``sparse``: for sparse X (no x^(0) block; bind X with
+        :meth:`_kernel_inputs`)."""
+        key = (y_cols, bool(sparse))
         ws = self._ws_cache.get(key)
         if ws is not None and ws[0] >= capacity:
             return ws[1]
-        fresh = make_workspace(self._layout, capacity, y_cols, self.dtype)
+        fresh = make_workspace(self._layout, capacity, y_cols, self.dtype,
+                               sparse=sparse)
         if sum(a.nbytes for a in fresh) <= _WS_CACHE_BYTES:
             self._ws_cache[key] = (capacity, fresh)
         return fresh
+
+    def _kernel_inputs(self, Xc, capacity, y_cols):
+        """(net, workspace, X) for the kernels on the checked ``Xc``: for a
+        sparse X the sparse layout, a workspace reading its CSR rows and the
+        (n, 0) stand-in X that ``gather`` takes; else the dense ones."""
+        if isinstance(Xc, CSRRows):
+            ws = self._workspace(capacity, y_cols, sparse=True)
+            return self._net(sparse=True), Xc.bind(ws), Xc.kernel_X()
+        return self._net(), self._workspace(capacity, y_cols), Xc
 
     @property
     def n_outputs(self):
@@ -545,8 +560,8 @@ class MLP:
         order = np.arange(n, dtype=np.int64)
         _compile.notice(forward_rows, "prediction", self.dtype)
         with self._lock:   # the cached workspace is shared by the threads
-            ws = self._workspace(chunk, ycols)
-            total = forward_rows(self._net(), ws, Xc, Yc, order, chunk,
+            net, ws, Xk = self._kernel_inputs(Xc, chunk, ycols)
+            total = forward_rows(net, ws, Xk, Yc, order, chunk,
                                  self.training, loss_code, out,
                                  int(self.dropout_step))
         return out, total
@@ -699,7 +714,6 @@ class MLP:
         grad = np.zeros_like(self._params)
         part = np.empty_like(self._params) if block < n else grad
         order = np.arange(n, dtype=np.int64)
-        net = self._net()
         step = int(self.dropout_step)
         total = 0.0
         if sample_weight is None:
@@ -709,7 +723,7 @@ class MLP:
             den = float(wsum.sum())
         _compile.notice(batch_loss_grad, "gradient", self.dtype)
         with self._lock:   # the cached workspace is shared by the threads
-            ws = self._workspace(block, Yc.shape[1])
+            net, ws, Xk = self._kernel_inputs(Xc, block, Yc.shape[1])
             for start in range(0, n, block):
                 B = min(block, n - start)
                 # this block's share of the denominator (rows, or weights)
@@ -717,7 +731,7 @@ class MLP:
                     wsum[start:start + B].sum())
                 if bden == 0.0:
                     continue      # all its rows have weight 0: no share
-                gather(Xc, Yc, order, start, B, ws)
+                gather(Xk, Yc, order, start, B, ws)
                 total += batch_loss_grad(net, part, ws, B, Yc.shape[1],
                                          False, 1.0 / bden, step, start)
                 if part is not grad:  # the block's mean gradient, weighted
@@ -771,18 +785,18 @@ class MLP:
                              f"{batch_size} and {n} samples leaves a batch of "
                              f"1")
         B = min(batch_size, n)
-        ws = self._workspace(B, 0)
+        net, ws, Xk = self._kernel_inputs(Xc, B, 0)
         Y = np.empty((n, 0), self.dtype)
         order = np.arange(n, dtype=np.int64)
         stats = np.zeros_like(self._stats)
         for name, _, off, shape in self._layout.entries:
             if name.endswith("running_var"):
                 stats[off:off + shape[0]] = 1.0
-        net = self._net()._replace(stats=stats)
+        net = net._replace(stats=stats)
         step = int(self.dropout_step)
         for k, start in enumerate(range(0, n, B)):
             rows = min(B, n - start)
-            gather(Xc, Y, order, start, rows, ws)
+            gather(Xk, Y, order, start, rows, ws)
             forward_batch(net._replace(bn_momentum=1.0 / (k + 1)), ws, rows,
                           True, False, True, step, start)
         if not np.isfinite(stats).all():
@@ -815,7 +829,7 @@ class MLP:
         if self._batch_norm_in_training() and Xc.shape[0] < 2:
             raise ValueError(V.BN_TWO_ROWS + f"; got {Xc.shape[0]} sample")
         sd = self.state_dict()
-        x = Xc
+        x = Xc.tocsr() if isinstance(Xc, CSRRows) else Xc
         out = []
         L = len(self.sizes) - 2
         act = R.activation(self.activation).phi
@@ -838,7 +852,9 @@ class MLP:
                 a = sd[p + ".gamma"] * (z - mu) / np.sqrt(var + self.norm_eps) \
                     + sd[p + ".beta"]
             y = act(a)
-            x = y + x if (self.residual and y.shape == x.shape) else y
+            if self.residual and y.shape == x.shape:
+                y = y + (x.toarray() if hasattr(x, "toarray") else x)
+            x = y
         out.append(x @ sd["out.W"] + sd["out.b"])
         return [o.astype(self.dtype, copy=False) for o in out]
 
