@@ -686,7 +686,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
         y : array_like, shape (n,) or (n, n_outputs)
         sample_weight : array_like, shape (n,), optional
             Non-negative weights: each batch's loss is
@@ -713,7 +713,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
         y : array_like, shape (n,) or (n, n_outputs)
         sample_weight : array_like, shape (n,), optional
             Non-negative weights: each batch's loss is
@@ -741,7 +741,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
 
         Returns
         -------
@@ -922,7 +922,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
         y : array_like, shape (n,)
             Labels of any type (at least 2 classes).
         sample_weight : array_like, shape (n,), optional
@@ -956,7 +956,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
         y : array_like, shape (n,)
         classes : array_like, optional
             Every label; required on the first call, and the same set on
@@ -998,7 +998,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
 
         Returns
         -------
@@ -1016,7 +1016,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
 
         Returns
         -------

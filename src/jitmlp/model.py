@@ -573,8 +573,13 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
-            Inputs; converted to the model's dtype.
+        X : array_like or scipy.sparse matrix of shape (n, d)
+            Inputs; converted to the model's dtype.  A scipy.sparse X (CSR
+            used in place when its arrays already have the kernels' types;
+            CSC and other formats converted to CSR once, O(nnz)) stays
+            sparse: the first layer's product runs on the stored entries of
+            each row, and no dense (n, d) or (batch, d) array is formed.
+            The same holds for every method that takes X.
 
         Returns
         -------
@@ -583,8 +588,11 @@ class MLP:
         Raises
         ------
         ValueError
-            X has the wrong shape or non-finite values; BatchNorm in
-            training mode with a single row.
+            X has the wrong shape or non-finite values (a sparse X: also a
+            malformed CSR structure); BatchNorm in training mode with a
+            single row.
+        TypeError
+            X is not numeric (or a sparse X has non-integer indices).
         NonFiniteOutputError
             The outputs overflow for finite inputs.
 
@@ -592,6 +600,10 @@ class MLP:
         --------
         >>> import numpy as np, jitmlp as jm
         >>> jm.MLP([3, 8, 2], seed=0).eval().forward(np.ones((4, 3))).shape
+        (4, 2)
+        >>> import scipy.sparse as sp
+        >>> S = sp.eye(4, 3, format="csr")
+        >>> jm.MLP([3, 8, 2], seed=0).eval().forward(S).shape
         (4, 2)
         """
         Xc = self._check_X(X)
@@ -605,7 +617,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
 
         Returns
         -------
@@ -630,7 +642,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
 
         Returns
         -------
@@ -655,7 +667,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
         y : array_like
             squared, huber: (n,) or (n, out); poisson: the same, >= 0;
             logistic: (n,) in {-1, +1}; cross_entropy: (n,) integer classes
@@ -684,7 +696,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
         y : array_like
             As for :meth:`loss`.
         sample_weight : array_like of shape (n,), optional
@@ -761,7 +773,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
         batch_size : int >= 2
 
         Returns
@@ -811,7 +823,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like, shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
 
         Returns
         -------
@@ -863,7 +875,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like, shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
         y : array_like
             Targets as for :meth:`loss`.
 

@@ -552,7 +552,7 @@ class Trainer:
 
         Parameters
         ----------
-        X_batch : array_like, shape (B, d)
+        X_batch : array_like or scipy.sparse matrix of shape (B, d)
         y_batch : array_like
             Targets as for :meth:`MLP.loss` (B rows).
 
@@ -643,7 +643,7 @@ class Trainer:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
             Training inputs (converted to the model's dtype).
         y : array_like
             Targets, as for :meth:`MLP.loss`.
