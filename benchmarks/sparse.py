@@ -11,7 +11,8 @@ share ``--signal`` of each document's tokens from a topic's own 400 words
 CSR matrix (~0.3 % density at the defaults); 80 % of the documents train,
 20 % test.  Both estimators: hidden (64,), relu, Adam (lr 1e-3),
 batch_size 200, alpha 1e-4, ``--epochs`` epochs (tol=0: no early stop),
-float64.  They run in this process, interleaved, with the same BLAS and
+in ``--dtype`` (scikit-learn computes in the dtype of X, jitmlp in its
+``dtype`` parameter: both get the same).  They run in this process, interleaved, with the same BLAS and
 Numba thread counts; the best fit time of ``--repeats`` is shown, with the
 held-out accuracy and the peak memory of a fit (tracemalloc: the Python
 heap and numpy's buffers, which is where both keep their arrays).
@@ -65,6 +66,9 @@ def main():
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--repeats", type=int, default=2,
                    help="fits per library (best time shown)")
+    p.add_argument("--dtype", default="float64",
+                   choices=("float64", "float32"),
+                   help="dtype of X and of both networks")
     p.add_argument("--threads", type=int, default=1,
                    help="BLAS and Numba threads for both libraries")
     args = p.parse_args()
@@ -81,6 +85,7 @@ def main():
     numba.set_num_threads(args.threads)
     docs, y = corpus(args.n, args.d, args.words, args.signal)
     X = TfidfVectorizer(token_pattern=r"\S+").fit_transform(docs)
+    X = X.astype(args.dtype)
     cut = int(0.8 * args.n)
     Xtr, Xte, ytr, yte = X[:cut], X[cut:], y[:cut], y[cut:]
     n, d = X.shape
@@ -92,8 +97,8 @@ def main():
               learning_rate_init=1e-3, batch_size=200, alpha=1e-4,
               max_iter=args.epochs, tol=0.0, random_state=0)
     peers = {"scikit-learn": lambda: MLPClassifier(**kw),
-             "jitmlp": lambda: jm.MLPClassifier(**kw)}
-    jm.MLPClassifier(**dict(kw, max_iter=1)).fit(Xtr[:400], ytr[:400])
+             "jitmlp": lambda: jm.MLPClassifier(**kw, dtype=args.dtype)}
+    peers["jitmlp"]().set_params(max_iter=1).fit(Xtr[:400], ytr[:400])
     best = {k: (np.inf, None, None) for k in peers}
     with threadpool_limits(args.threads):
         for _ in range(args.repeats):
@@ -106,7 +111,7 @@ def main():
     for name, (secs, acc, peak) in best.items():
         print(f"{name:13s} {secs:7.2f} {acc:8.4f} {peak / 2**20:8.1f}")
     print(f"speed-up {best['scikit-learn'][0] / best['jitmlp'][0]:.1f}x "
-          f"({args.epochs} epochs, {args.threads} thread(s))")
+          f"({args.epochs} epochs, {args.dtype}, {args.threads} thread(s))")
 
 
 if __name__ == "__main__":
