@@ -7,7 +7,7 @@ Problems: digits and breast cancer (classification), diabetes (regression),
 a multi-label problem (make_multilabel_classification), each with Adam and
 with L-BFGS.  Both libraries run in this process, interleaved, with the
 same BLAS thread count (threadpoolctl); the best of ``--repeats`` fits is
-shown.  Sparse (TF-IDF) input is not supported by jitmlp yet.
+shown.  Sparse (TF-IDF) input: ``benchmarks/sparse.py``.
 """
 import argparse
 import time

@@ -444,8 +444,8 @@ def test_masked_sparse_single_sample_and_folder_inputs_are_named(tmp_path):
     with pytest.raises(ValueError, match="masked"):
         m.predict(X)
     sp = pytest.importorskip("scipy.sparse")
-    with pytest.raises(TypeError, match="toarray"):
-        m.predict(sp.csr_matrix(np.ones((4, 3))))
+    with pytest.raises(TypeError, match="only X may be sparse.*toarray"):
+        m.loss(np.ones((4, 3)), sp.csr_matrix(np.ones((4, 1))))
     with pytest.raises(ValueError, match="at least 2 samples"):
         m.score(np.ones((1, 3)), np.ones(1))
     with pytest.raises(ValueError, match="folder"):

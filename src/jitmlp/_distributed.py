@@ -154,7 +154,6 @@ class StepRunner:
         comm = self.comm
         MPI = self.MPI
         rank = comm.rank
-        net = m._net()
         hy = opt.hyper()
         st = opt._state_tuple(m.dtype)
         steps = lrs.shape[0]
@@ -163,7 +162,7 @@ class StepRunner:
         gnorm_acc = np.zeros(nl + 1, np.float64)
         lay = m._layout.table
         cap = int(max(1, rows[:, rank].max()))
-        ws = m._workspace(cap, Y.shape[1])
+        net, ws, X = m._kernel_inputs(X, cap, Y.shape[1])
         yc = Y.shape[1]
         P = self.P
         buf = self.buf

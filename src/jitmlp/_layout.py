@@ -118,15 +118,36 @@ def build_layout(sizes, act_code, norm_code, residual, dropout=None):
                   max_width=max(sizes), has_norm=norm_code != C.NORM_NONE)
 
 
-def make_workspace(layout, capacity, y_cols, dtype):
+def sparse_table(layout):
+    """The layout table for sparse input: x^(0) has no block in the
+    activation workspace, so every unit offset moves down by d (layer 1's
+    X_IN becomes -d and is never read: kernels/sparse.py reads the CSR rows
+    instead).  Read-only, like ``layout.table``."""
+    table = layout.table.copy()
+    d = layout.sizes[0]
+    table[:, C.X_IN] -= d
+    table[:, C.X_OUT] -= d
+    table.flags.writeable = False
+    return table
+
+
+def make_workspace(layout, capacity, y_cols, dtype, sparse=False):
     """The :class:`~jitmlp.kernels.structs.Workspace` for batches of up to
-    ``capacity`` rows (allocated once, reused by every batch)."""
+    ``capacity`` rows (allocated once, reused by every batch).
+
+    ``sparse``: for a sparse X (with :func:`sparse_table`): no (B, d) block
+    for x^(0), and room for the batch's row indices; the CSR arrays of X
+    are bound per call (``ws._replace(sp_data=..., ...)``)."""
     B = int(capacity)
     H = max(layout.hidden_units, 1)
     normed = B * H if layout.has_norm else 1
     mw = layout.max_width
+    units = layout.total_units
+    if sparse:   # d is the width of no dense block: dx and delta hold
+        units -= layout.sizes[0]        # hidden and output widths only
+        mw = max(layout.sizes[1:])
     return Workspace(
-        x=np.zeros(B * layout.total_units, dtype),
+        x=np.zeros(B * units, dtype),
         dphi=np.zeros(B * H, dtype),
         xhat=np.zeros(normed, dtype),
         rstd=np.zeros(normed, dtype),
@@ -134,4 +155,7 @@ def make_workspace(layout, capacity, y_cols, dtype):
         dx=np.zeros(2 * B * mw, dtype),
         delta=np.zeros(B * mw, dtype),
         y=np.zeros(max(B * y_cols, 1), dtype),
-        stats_before=np.zeros(max(layout.n_stats, 1), dtype))
+        stats_before=np.zeros(max(layout.n_stats, 1), dtype),
+        sp_data=np.zeros(0, dtype), sp_indices=np.zeros(0, np.int64),
+        sp_indptr=np.zeros(0, np.int64),
+        sp_rows=np.zeros(B if sparse else 0, np.int64))

@@ -69,8 +69,8 @@ def _numeric(name, a):
                          f"masked value(s); fill or drop them first "
                          f"({name}.filled(value) or {name}.compressed())")
     if hasattr(a, "tocsr") and hasattr(a, "nnz"):   # scipy.sparse
-        raise TypeError(f"{name} is a scipy.sparse matrix; jitmlp.MLP takes "
-                        f"dense arrays for now: pass {name}.toarray()")
+        raise TypeError(f"{name} is a scipy.sparse matrix; only X may be "
+                        f"sparse: pass {name}.toarray()")
     try:
         arr = np.asarray(a)
     except Exception as exc:  # ragged lists and the like
@@ -94,7 +94,11 @@ def _kernel_array(arr, dtype):
 
 
 def check_X(X, n_features, dtype, name="X"):
-    """Return X as a C-contiguous (n, n_features) array of ``dtype``."""
+    """Return X as a C-contiguous (n, n_features) array of ``dtype``; a
+    scipy.sparse X as a :class:`jitmlp._sparse.CSRRows` (no dense copy)."""
+    from . import _sparse
+    if isinstance(X, _sparse.CSRRows) or _sparse.is_scipy_sparse(X):
+        return _sparse.check_sparse_X(X, n_features, dtype, name=name)
     arr = _numeric(name, X)
     if arr.ndim != 2:
         hint = (" (use X.reshape(-1, 1) for a single feature or "

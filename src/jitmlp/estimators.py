@@ -16,9 +16,10 @@ other than the first call's is a ValueError.  ``batch_size`` ("auto" is
 ``min(200, n)``) counts the rows actually trained on.  With ``norm="batch"``
 a training batch of 1 sample is never left: the batch size grows to the
 smallest size that avoids it (warning only if an explicit ``batch_size`` is
-changed).  Not supported yet, with a clear error: sparse ``X`` (TypeError),
-multi-label ``y`` (ValueError).  pandas nullable columns are accepted when
-they hold no missing values.
+changed).  ``X`` may be a scipy.sparse matrix (CSR or CSC; other formats
+are converted to CSR once): it is trained on and predicted from its stored
+entries, never as a dense ``(n, d)`` array.  pandas nullable columns are
+accepted when they hold no missing values.
 """
 import contextlib
 import numbers
@@ -56,9 +57,18 @@ from .trainer import Trainer
 from .schedules import Schedule
 
 
+# scipy.sparse formats taken as they are; any other is converted to the first
+_SPARSE = ("csr", "csc")
+
+
 class _BaseMLP(BaseEstimator):
     _loss = "squared"
     _fit_weights = None   # the sample weights of the fit in progress
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True   # CSR / CSC X, see jitmlp._sparse
+        return tags
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *,
                  norm=None, residual=False, solver="adam", alpha=1e-4,
@@ -405,8 +415,9 @@ class _BaseMLP(BaseEstimator):
         Xt, Xv, Yt, Yv = parts[:4]
         if self._fit_weights is not None:   # validation stays unweighted
             self._fit_weights = np.ascontiguousarray(parts[4])
-        return (np.ascontiguousarray(Xt), np.ascontiguousarray(Yt),
-                np.ascontiguousarray(Xv), np.ascontiguousarray(Yv))
+        if not sp.issparse(Xt):    # sparse rows stay sparse
+            Xt, Xv = np.ascontiguousarray(Xt), np.ascontiguousarray(Xv)
+        return (Xt, np.ascontiguousarray(Yt), Xv, np.ascontiguousarray(Yv))
 
     def _make(self, n_features, n_outputs, seed, stopper=None):
         self.model_ = MLP([n_features] + self._hidden() + [n_outputs],
@@ -559,6 +570,7 @@ class _BaseMLP(BaseEstimator):
         evaluations, ``tol`` as the projected-gradient tolerance ``gtol``."""
         from scipy.optimize import minimize
         m = self.model_
+        X = m._check_X(X)    # once: every evaluation then uses it as it is
         m.train()
         mask = np.zeros(m.n_params, bool)
         for name, v in m.param_views(mask).items():
@@ -616,16 +628,8 @@ class _BaseMLP(BaseEstimator):
 
 
 def _check_X_kind(est, X):
-    """Clear errors for inputs the estimators do not take (yet); X with
-    pandas nullable columns converted."""
-    name = type(est).__name__
-    if sp.issparse(X) or any(
-            type(d).__name__ == "SparseDtype"
-            for d in getattr(X, "dtypes", ())):
-        raise TypeError(
-            f"{name} does not support sparse input yet (got "
-            f"{type(X).__name__}); convert it to a dense array with "
-            f"X.toarray() (pandas: X.sparse.to_dense()) first")
+    """X with pandas nullable columns converted (scipy.sparse X passes
+    through: ``validate_data`` takes it with ``accept_sparse``)."""
     return _pandas_nullable(X, "X")
 
 
@@ -793,7 +797,8 @@ n_iter_no_change, beta_1, beta_2, epsilon, max_fun, warm_start, verbose
         X = _check_X_kind(self, X)
         y = _pandas_nullable(y, "y")
         X, y = validate_data(self, X, y, reset=reset, multi_output=True,
-                             y_numeric=True, dtype=[np.float64, np.float32])
+                             y_numeric=True, dtype=[np.float64, np.float32],
+                             accept_sparse=_SPARSE)
         Y = np.asarray(y, dtype=np.float64)
         if Y.ndim == 2 and Y.shape[1] == 1:
             # scikit-learn's MLP: a column y is 1-D (with its warning)
@@ -810,7 +815,7 @@ n_iter_no_change, beta_1, beta_2, epsilon, max_fun, warm_start, verbose
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
         y : array_like, shape (n,) or (n, n_outputs)
         sample_weight : array_like, shape (n,), optional
             Non-negative weights: each batch's loss is
@@ -849,7 +854,7 @@ n_iter_no_change, beta_1, beta_2, epsilon, max_fun, warm_start, verbose
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
         y : array_like, shape (n,) or (n, n_outputs)
         sample_weight : array_like, shape (n,), optional
             Non-negative weights: each batch's loss is
@@ -892,7 +897,7 @@ n_iter_no_change, beta_1, beta_2, epsilon, max_fun, warm_start, verbose
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
 
         Returns
         -------
@@ -917,7 +922,8 @@ n_iter_no_change, beta_1, beta_2, epsilon, max_fun, warm_start, verbose
         check_is_fitted(self, "model_")
         X = _check_X_kind(self, X)
         X = validate_data(self, X, reset=False,
-                          dtype=[np.float64, np.float32])
+                          dtype=[np.float64, np.float32],
+                          accept_sparse=_SPARSE)
         h = self.model_.forward(X)
         return h[:, 0].astype(np.float64) if self._y_1d \
             else h.astype(np.float64)
@@ -1025,7 +1031,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     f"classification: y has shape {tuple(shape)}; pass one "
                     f"label per sample")
         X, y = validate_data(self, X, y, reset=reset,
-                             dtype=[np.float64, np.float32])
+                             dtype=[np.float64, np.float32],
+                             accept_sparse=_SPARSE)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         if reset:
@@ -1056,7 +1063,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         per label, the binary_cross_entropy loss (scikit-learn's MLP:
         ``classes_ = arange(k)``, predictions (n, k))."""
         X, Y = validate_data(self, X, y, reset=reset, multi_output=True,
-                             dtype=[np.float64, np.float32])
+                             dtype=[np.float64, np.float32],
+                             accept_sparse=_SPARSE)
         Y = np.asarray(Y)
         if not np.isin(Y, (0, 1)).all():
             raise ValueError("a multi-label y must hold only 0 and 1")
@@ -1086,7 +1094,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
         y : array_like, shape (n,)
             Labels of any type (at least 2 classes).
         sample_weight : array_like, shape (n,), optional
@@ -1132,7 +1140,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
         y : array_like, shape (n,)
         classes : array_like, optional
             Every label; required on the first call, and the same set on
@@ -1189,7 +1197,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
 
         Returns
         -------
@@ -1219,7 +1227,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         check_is_fitted(self, "model_")
         X = _check_X_kind(self, X)
         X = validate_data(self, X, reset=False,
-                          dtype=[np.float64, np.float32])
+                          dtype=[np.float64, np.float32],
+                          accept_sparse=_SPARSE)
         return self.model_.predict_proba(X).astype(np.float64)
 
     def predict(self, X):
@@ -1227,7 +1236,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         Parameters
         ----------
-        X : array_like, shape (n, n_features)
+        X : array_like or scipy.sparse matrix of shape (n, n_features)
 
         Returns
         -------
@@ -1258,6 +1267,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if getattr(self, "_multilabel", False):   # (n, k) indicator
             X = _check_X_kind(self, X)
             X = validate_data(self, X, reset=False,
-                              dtype=[np.float64, np.float32])
+                              dtype=[np.float64, np.float32],
+                              accept_sparse=_SPARSE)
             return self.model_.predict(X)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

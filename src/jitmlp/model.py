@@ -11,7 +11,8 @@ from . import _compile
 from . import _validation as V
 from . import registry as R
 from ._errors import NonFiniteOutputError
-from ._layout import build_layout, make_workspace
+from ._layout import build_layout, make_workspace, sparse_table
+from ._sparse import CSRRows
 from .kernels import batch_loss_grad, forward_batch, forward_rows, gather
 from .kernels import consts as C
 from .kernels.structs import Net
@@ -210,10 +211,12 @@ class MLP:
             if prefix + ".running_var" in sd:
                 sd[prefix + ".running_var"][...] = 1.0
 
-    def _net(self):
+    def _net(self, sparse=False):
         """The :class:`~jitmlp.kernels.structs.Net` the kernels take: the
-        layout, the buffers and the normalisation settings of this model."""
-        return Net(layout=self._layout.table, segments=self._layout.segments,
+        layout, the buffers and the normalisation settings of this model
+        (``sparse``: with the layout table of a sparse-input workspace)."""
+        table = sparse_table(self._layout) if sparse else self._layout.table
+        return Net(layout=table, segments=self._layout.segments,
                    params=self._params, stats=self._stats,
                    loss=int(self._loss_code),
                    bn_momentum=float(self._config["bn_momentum"]),
@@ -221,17 +224,29 @@ class MLP:
                    huber_delta=float(self._config.get("huber_delta", 1.0)),
                    mask_seed=int(self._mask_seed))
 
-    def _workspace(self, capacity, y_cols):
+    def _workspace(self, capacity, y_cols, sparse=False):
         """Workspace for batches of up to ``capacity`` rows.  Kept for the next
-        call when it is at most _WS_CACHE_BYTES, else freed after this use."""
-        key = y_cols
+        call when it is at most _WS_CACHE_BYTES, else freed after this use.
+        ``sparse``: for sparse X (no x^(0) block; bind X with
+        :meth:`_kernel_inputs`)."""
+        key = (y_cols, bool(sparse))
         ws = self._ws_cache.get(key)
         if ws is not None and ws[0] >= capacity:
             return ws[1]
-        fresh = make_workspace(self._layout, capacity, y_cols, self.dtype)
+        fresh = make_workspace(self._layout, capacity, y_cols, self.dtype,
+                               sparse=sparse)
         if sum(a.nbytes for a in fresh) <= _WS_CACHE_BYTES:
             self._ws_cache[key] = (capacity, fresh)
         return fresh
+
+    def _kernel_inputs(self, Xc, capacity, y_cols):
+        """(net, workspace, X) for the kernels on the checked ``Xc``: for a
+        sparse X the sparse layout, a workspace reading its CSR rows and the
+        (n, 0) stand-in X that ``gather`` takes; else the dense ones."""
+        if isinstance(Xc, CSRRows):
+            ws = self._workspace(capacity, y_cols, sparse=True)
+            return self._net(sparse=True), Xc.bind(ws), Xc.kernel_X()
+        return self._net(), self._workspace(capacity, y_cols), Xc
 
     @property
     def n_outputs(self):
@@ -762,8 +777,8 @@ class MLP:
         order = np.arange(n, dtype=np.int64)
         _compile.notice(forward_rows, "prediction", self.dtype)
         with self._lock:   # the cached workspace is shared by the threads
-            ws = self._workspace(chunk, ycols)
-            total = forward_rows(self._net(), ws, Xc, Yc, order, chunk,
+            net, ws, Xk = self._kernel_inputs(Xc, chunk, ycols)
+            total = forward_rows(net, ws, Xk, Yc, order, chunk,
                                  self.training, loss_code, out,
                                  int(self.dropout_step))
         return out, total
@@ -775,8 +790,13 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
-            Inputs; converted to the model's dtype.
+        X : array_like or scipy.sparse matrix of shape (n, d)
+            Inputs; converted to the model's dtype.  A scipy.sparse X (CSR
+            used in place when its arrays already have the kernels' types;
+            CSC and other formats converted to CSR once, O(nnz)) stays
+            sparse: the first layer's product runs on the stored entries of
+            each row, and no dense (n, d) or (batch, d) array is formed.
+            The same holds for every method that takes X.
 
         Returns
         -------
@@ -785,8 +805,11 @@ class MLP:
         Raises
         ------
         ValueError
-            X has the wrong shape or non-finite values; BatchNorm in
-            training mode with a single row.
+            X has the wrong shape or non-finite values (a sparse X: also a
+            malformed CSR structure); BatchNorm in training mode with a
+            single row.
+        TypeError
+            X is not numeric (or a sparse X has non-integer indices).
         NonFiniteOutputError
             The outputs overflow for finite inputs.
 
@@ -794,6 +817,10 @@ class MLP:
         --------
         >>> import numpy as np, jitmlp as jm
         >>> jm.MLP([3, 8, 2], seed=0).eval().forward(np.ones((4, 3))).shape
+        (4, 2)
+        >>> import scipy.sparse as sp
+        >>> S = sp.eye(4, 3, format="csr")
+        >>> jm.MLP([3, 8, 2], seed=0).eval().forward(S).shape
         (4, 2)
         """
         Xc = self._check_X(X)
@@ -807,7 +834,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
 
         Returns
         -------
@@ -841,7 +868,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
 
         Returns
         -------
@@ -874,7 +901,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
         y : array_like
             squared, huber: (n,) or (n, out); poisson: the same, >= 0;
             logistic: (n,) in {-1, +1}; cross_entropy: (n,) integer classes
@@ -921,7 +948,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
         y : array_like
             As for :meth:`loss`.
         sample_weight : array_like of shape (n,), optional
@@ -971,7 +998,6 @@ class MLP:
         grad = np.zeros_like(self._params)
         part = np.empty_like(self._params) if block < n else grad
         order = np.arange(n, dtype=np.int64)
-        net = self._net()
         step = int(self.dropout_step)
         total = 0.0
         if sample_weight is None:
@@ -981,7 +1007,7 @@ class MLP:
             den = float(wsum.sum())
         _compile.notice(batch_loss_grad, "gradient", self.dtype)
         with self._lock:   # the cached workspace is shared by the threads
-            ws = self._workspace(block, Yc.shape[1])
+            net, ws, Xk = self._kernel_inputs(Xc, block, Yc.shape[1])
             for start in range(0, n, block):
                 B = min(block, n - start)
                 # this block's share of the denominator (rows, or weights)
@@ -989,7 +1015,7 @@ class MLP:
                     wsum[start:start + B].sum())
                 if bden == 0.0:
                     continue      # all its rows have weight 0: no share
-                gather(Xc, Yc, order, start, B, ws)
+                gather(Xk, Yc, order, start, B, ws)
                 total += batch_loss_grad(net, part, ws, B, Yc.shape[1],
                                          False, 1.0 / bden, step, start)
                 if part is not grad:  # the block's mean gradient, weighted
@@ -1019,7 +1045,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
         batch_size : int >= 2
 
         Returns
@@ -1056,18 +1082,18 @@ class MLP:
                              f"{batch_size} and {n} samples leaves a batch of "
                              f"1")
         B = min(batch_size, n)
-        ws = self._workspace(B, 0)
+        net, ws, Xk = self._kernel_inputs(Xc, B, 0)
         Y = np.empty((n, 0), self.dtype)
         order = np.arange(n, dtype=np.int64)
         stats = np.zeros_like(self._stats)
         for name, _, off, shape in self._layout.entries:
             if name.endswith("running_var"):
                 stats[off:off + shape[0]] = 1.0
-        net = self._net()._replace(stats=stats)
+        net = net._replace(stats=stats)
         step = int(self.dropout_step)
         for k, start in enumerate(range(0, n, B)):
             rows = min(B, n - start)
-            gather(Xc, Y, order, start, rows, ws)
+            gather(Xk, Y, order, start, rows, ws)
             forward_batch(net._replace(bn_momentum=1.0 / (k + 1)), ws, rows,
                           True, False, True, step, start)
         if not np.isfinite(stats).all():
@@ -1082,7 +1108,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like, shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
 
         Returns
         -------
@@ -1107,7 +1133,7 @@ class MLP:
         if self._batch_norm_in_training() and Xc.shape[0] < 2:
             raise ValueError(V.BN_TWO_ROWS + f"; got {Xc.shape[0]} sample")
         sd = self.state_dict()
-        x = Xc
+        x = Xc.tocsr() if isinstance(Xc, CSRRows) else Xc
         out = []
         L = len(self.sizes) - 2
         act = R.activation(self.activation).phi
@@ -1130,7 +1156,9 @@ class MLP:
                 a = sd[p + ".gamma"] * (z - mu) / np.sqrt(var + self.norm_eps) \
                     + sd[p + ".beta"]
             y = act(a)
-            x = y + x if (self.residual and y.shape == x.shape) else y
+            if self.residual and y.shape == x.shape:
+                y = y + (x.toarray() if hasattr(x, "toarray") else x)
+            x = y
         out.append(x @ sd["out.W"] + sd["out.b"])
         return [o.astype(self.dtype, copy=False) for o in out]
 
@@ -1139,7 +1167,7 @@ class MLP:
 
         Parameters
         ----------
-        X : array_like, shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
         y : array_like
             Targets as for :meth:`loss`.
 

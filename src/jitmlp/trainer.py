@@ -17,6 +17,7 @@ import numpy as np
 from . import _compile
 from ._threads import ThreadGovernor
 from . import _validation as V
+from ._sparse import CSRRows
 from ._errors import DivergenceError  # noqa: F401 (jitmlp.trainer.DivergenceError)
 from .kernels import consts as C
 from .kernels import train_epoch, train_epoch_parallel
@@ -460,11 +461,14 @@ class Trainer:
         self.__dict__.update(state)
 
     # ---------------------------------------------------- data parallelism
-    def _check_comm_features(self, weighted):
+    def _check_comm_features(self, weighted, X=None):
         """What the data-parallel path does not do yet, refused before any
         collective (every rank raises the same error)."""
         if weighted:
             raise ValueError("sample_weight is not supported with comm yet")
+        if self.model.norm == "batch" and isinstance(X, CSRRows):
+            raise ValueError("sparse X with norm='batch' is not supported "
+                             "with comm yet; pass X.toarray()")
         if any(r > 0 for r in np.atleast_1d(self.model.dropout)):
             raise ValueError("dropout is not supported with comm yet (masks "
                              "would repeat across ranks)")
@@ -618,7 +622,7 @@ class Trainer:
         """
         m = self.model
         opt = self.optimizer
-        net = m._net()
+        net, ws, X = m._kernel_inputs(X, batch_size, Y.shape[1])
         hy = opt.hyper()
         st = opt._state_tuple(m.dtype)
         steps = lrs.shape[0]
@@ -626,7 +630,6 @@ class Trainer:
                        gnorm_acc=np.zeros(m._layout.table.shape[0] + 1,
                                           np.float64),
                        info=np.zeros(2, np.int64))
-        ws = m._workspace(batch_size, Y.shape[1])
         grad = self._gradient_buffer()
         t0 = opt.t
         # the kernel with the parallel update only for models whose buffer
@@ -719,7 +722,7 @@ class Trainer:
 
         Parameters
         ----------
-        X_batch : array_like, shape (B, d)
+        X_batch : array_like or scipy.sparse matrix of shape (B, d)
         y_batch : array_like
             Targets as for :meth:`MLP.loss` (B rows).
         sample_weight : array_like of shape (B,), optional
@@ -755,7 +758,7 @@ class Trainer:
         Y = m._check_yw(y_batch, X.shape[0], sample_weight)
         B = X.shape[0]
         if self.comm is not None:
-            self._check_comm_features(sample_weight is not None)
+            self._check_comm_features(sample_weight is not None, X)
             return self._step_comm(X, Y, B)
         if m.norm == "batch" and B < 2:
             raise ValueError(V.BN_TWO_ROWS + f"; this batch has {B}")
@@ -817,7 +820,7 @@ class Trainer:
 
         Parameters
         ----------
-        X : array_like of shape (n, d)
+        X : array_like or scipy.sparse matrix of shape (n, d)
             Training inputs (converted to the model's dtype).
         y : array_like
             Targets, as for :meth:`MLP.loss`.
@@ -913,7 +916,7 @@ class Trainer:
         comm = self.comm
         rows = None
         if comm is not None:
-            self._check_comm_features(weighted)
+            self._check_comm_features(weighted, X)
             if reset:
                 self.reset()
             self.optimizer.bind(m)

@@ -37,6 +37,8 @@ from .consts import (ACT, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU, DROP,
                      OFF_RVAR, OFF_W, RESID, X_IN, X_OUT, Z_OFF)
 from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
                    layernorm_forward)
+from .sparse import (is_sparse, sparse_rows_add, sparse_rows_grad,
+                     sparse_rows_mm)
 
 # multiply-adds up to which a loop beats the BLAS call (measured: 1x16x32
 # 0.12 us looped vs 0.21 us BLAS; 32x64x1 7.6 us looped vs 0.22 us BLAS)
@@ -205,7 +207,8 @@ def dropout_mask(z, dp, rate, keep, seed, step, row0, unit0):
 
 @kernel()
 def forward_batch(net, ws, B, training, store, update_stats, step=0, row0=0):
-    """Forward pass of the B rows already in x^(0) (the head of ws.x).
+    """Forward pass of the B rows already in x^(0) (the head of ws.x; with
+    sparse input the batch rows of the CSR X in ws, see sparse.py).
 
     Writes every x^(l) into ws.x; the output h = x^(L+1) is the last block.
     ``training``: BatchNorm uses batch statistics (else running ones), and
@@ -222,10 +225,16 @@ def forward_batch(net, ws, B, training, store, update_stats, step=0, row0=0):
     for l in range(nl):
         n_in = lay[l, N_IN]
         n_out = lay[l, N_OUT]
-        x = _block(A, B * lay[l, X_IN], B, n_in)
         z = _block(A, B * lay[l, X_OUT], B, n_out)
         W = _block(params, lay[l, OFF_W], n_in, n_out)
-        mm_nn(x, W, z)
+        resid_sparse = False
+        if l == 0 and is_sparse(ws):   # x^(0): CSR rows, no dense block
+            x = _block(A, 0, B, 0)
+            sparse_rows_mm(ws, B, W, z)
+            resid_sparse = lay[l, RESID] != 0
+        else:
+            x = _block(A, B * lay[l, X_IN], B, n_in)
+            mm_nn(x, W, z)
         ob = lay[l, OFF_B]
         if ob >= 0:
             # a slice, not params[ob + j]: indices from 0 let LLVM vectorise
@@ -260,7 +269,7 @@ def forward_batch(net, ws, B, training, store, update_stats, step=0, row0=0):
             else:
                 raise ValueError("jitmlp kernel: unknown norm code")
         act = lay[l, ACT]
-        resid = lay[l, RESID] != 0
+        resid = lay[l, RESID] != 0 and not resid_sparse
         rate = lay[l, DROP]
         if store:
             dp = _block(ws.dphi, zo, B, n_out)
@@ -278,6 +287,8 @@ def forward_batch(net, ws, B, training, store, update_stats, step=0, row0=0):
                         z[i, j] += x[i, j]
         else:
             activate(z, x, dp, act, resid)
+        if resid_sparse:
+            sparse_rows_add(ws, B, z)
 
 
 @kernel(inline="always")
@@ -365,9 +376,12 @@ def backward_batch(net, grad, ws, B):
                                        grad[obt:obt + n_out])
                 else:
                     raise ValueError("jitmlp kernel: unknown norm code")
-        x = _block(A, B * lay[l, X_IN], B, n_in)
         ow = lay[l, OFF_W]
-        mm_tn(x, delta, _block(grad, ow, n_in, n_out))
+        if l == 0 and is_sparse(ws):
+            sparse_rows_grad(ws, B, delta, _block(grad, ow, n_in, n_out))
+        else:
+            x = _block(A, B * lay[l, X_IN], B, n_in)
+            mm_tn(x, delta, _block(grad, ow, n_in, n_out))
         ob = lay[l, OFF_B]
         if ob >= 0:
             gb = grad[ob:ob + n_out]

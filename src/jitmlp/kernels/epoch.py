@@ -11,19 +11,27 @@ from .consts import (N_IN, N_OUT, OFF_W, STOP_GRAD, STOP_LOSS, STOP_STATS,
                      STOP_UPDATE, X_OUT)
 from .dense import _block, backward_batch, forward_batch
 from .losses import loss_and_delta, target_cols
+from .sparse import is_sparse
 from .update import (_update_parallel, parallel_parts, undo_update,
                      update_segments)
 
 
 @kernel()
 def gather(X, Y, order, start, B, ws):
-    """Copy rows ``order[start:start+B]`` of X, Y into x^(0) and the target block."""
+    """Copy rows ``order[start:start+B]`` of X, Y into x^(0) and the target block.
+
+    With sparse input (see sparse.py) X has 0 columns and the row indices go
+    to ``ws.sp_rows`` instead: the first layer reads the CSR rows in place."""
     d = X.shape[1]
     yc = Y.shape[1]
     x0 = _block(ws.x, 0, B, d)
     yb = _block(ws.y, 0, B, yc)
+    sp_rows = ws.sp_rows
+    sparse = is_sparse(ws)
     for i in range(B):
         r = order[start + i]
+        if sparse:
+            sp_rows[i] = r
         for k in range(d):
             x0[i, k] = X[r, k]
         for k in range(yc):

@@ -30,6 +30,11 @@ allocation per batch.
     y         the gathered targets, (B * y_cols); with sample weights the
               weight is one more, trailing, column (see losses.py)
     stats_before  the running statistics before the current step
+    sp_data, sp_indices, sp_indptr  sparse input: the CSR arrays of the
+              whole X (bound per call, see sparse.py; int64 indices); empty
+              for dense input, where x^(0) is the head of ``x``
+    sp_rows   sparse input: the rows of X in the current batch, (B,) int64;
+              with sparse input ``x`` holds no x^(0) block
 
 ``OptHyper`` (built by the optimizer): its update rule and hyper-parameters,
 PyTorch's names.  ``OptState``: the state buffers in the params layout, in
@@ -46,7 +51,9 @@ Net = namedtuple("Net", ["layout", "segments", "params", "stats", "loss",
                          "mask_seed"])
 
 Workspace = namedtuple("Workspace", ["x", "dphi", "xhat", "rstd", "feat",
-                                     "dx", "delta", "y", "stats_before"])
+                                     "dx", "delta", "y", "stats_before",
+                                     "sp_data", "sp_indices", "sp_indptr",
+                                     "sp_rows"])
 
 OptHyper = namedtuple("OptHyper", [
     "rule",            # int, consts.RULE_*

@@ -1,0 +1,87 @@
+"""The first layer on sparse input: products over the stored entries of CSR rows.
+
+With a scipy.sparse X the workspace carries X's CSR arrays (``sp_data``,
+``sp_indices``, ``sp_indptr``, bound per call, never copied to a dense block)
+and the rows of the current batch (``sp_rows``, written by ``gather``).
+``forward_batch`` and ``backward_batch`` call these kernels for layer 1
+instead of the dense products; every other layer is unchanged.  With
+``nnz_B`` the stored entries of the batch rows and K1 the width of layer 1:
+
+    z^(1)_i  = sum_{k: x_ik stored} x_ik W^(1)_k          O(nnz_B K1)
+    dW^(1)_k = sum_{i: x_ik stored} x_ik delta^(1)_i      O(nnz_B K1 + d K1)
+
+(``x^(0).T @ delta^(1)`` and ``x^(0) @ W^(1)`` of dense.py restricted to the
+stored entries; a row of W is contiguous, since W is stored input-major.)
+The d K1 term is the zeroing of dW^(1): rows of features absent from the
+batch get an exact zero gradient, as on the dense path, and the optimizer
+then updates every row as it would on ``X.toarray()``.  Zeroing is one
+streaming write of the block, a fraction of the fused update's cost (which
+reads and writes it three to four times); tracking touched rows instead
+would tie the workspace to one gradient buffer.
+"""
+from ._jit import kernel
+
+
+@kernel(inline="always")
+def is_sparse(ws):
+    """True when the workspace carries a sparse X (its CSR arrays are bound)."""
+    return ws.sp_indptr.shape[0] > 0
+
+
+# contraction (FMA) as in dense.mm_nn
+@kernel(fastmath={"contract"})
+def sparse_rows_mm(ws, B, W, z):
+    """z (B, K) = X[rows] @ W for the B batch rows ``ws.sp_rows[:B]`` of the
+    CSR X in ``ws``: each stored x_ik adds x_ik * W[k, :] to z[i, :]."""
+    data = ws.sp_data
+    indices = ws.sp_indices
+    indptr = ws.sp_indptr
+    rows = ws.sp_rows
+    K = W.shape[1]
+    for i in range(B):
+        zi = z[i]
+        for j in range(K):
+            zi[j] = 0.0
+        r = rows[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            v = data[p]
+            wk = W[indices[p]]
+            for j in range(K):
+                zi[j] += v * wk[j]
+
+
+@kernel(fastmath={"contract"})
+def sparse_rows_grad(ws, B, delta, dW):
+    """dW (d, K) = X[rows].T @ delta (B, K): dW is zeroed, then every stored
+    x_ik scatters x_ik * delta[i, :] into row k (duplicate entries add up,
+    as in scipy's ``toarray``)."""
+    data = ws.sp_data
+    indices = ws.sp_indices
+    indptr = ws.sp_indptr
+    rows = ws.sp_rows
+    K = dW.shape[1]
+    flat = dW.reshape(dW.shape[0] * K)
+    for q in range(flat.shape[0]):
+        flat[q] = 0.0
+    for i in range(B):
+        di = delta[i]
+        r = rows[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            v = data[p]
+            gk = dW[indices[p]]
+            for j in range(K):
+                gk[j] += v * di[j]
+
+
+@kernel()
+def sparse_rows_add(ws, B, z):
+    """z (B, d) += X[rows]: the residual x^(1) = phi(.) + x^(0) of a first
+    layer as wide as the input."""
+    data = ws.sp_data
+    indices = ws.sp_indices
+    indptr = ws.sp_indptr
+    rows = ws.sp_rows
+    for i in range(B):
+        r = rows[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            z[i, indices[p]] += data[p]
