@@ -50,6 +50,7 @@ except ImportError:  # scikit-learn < 1.6
         return est._validate_data(X, y, reset=reset, **kw)
 
 from . import _validation as V
+from ._sparse import CSRRows
 from ._threads import ThreadGovernor
 from .model import _GRAD_CHUNK, MLP
 from .optim import SGD, Adam
@@ -584,8 +585,9 @@ class _BaseMLP(BaseEstimator):
         gov = ThreadGovernor()
         n = X.shape[0]
         block = n if m.norm == "batch" else min(n, _GRAD_CHUNK)
-        gov.start(None, m.sizes, sorted({block, n - (-(-n // block) - 1)
-                                         * block}), m.dtype)
+        widths = m.sizes[1:] if isinstance(X, CSRRows) else m.sizes
+        gov.start(None, widths, sorted({block, n - (-(-n // block) - 1)
+                                        * block}), m.dtype)
 
         def fun(p):
             m.params[...] = p

@@ -622,6 +622,9 @@ class Trainer:
         """
         m = self.model
         opt = self.optimizer
+        # the first layer of a sparse X runs in plain loops (thread-free):
+        # only the dense layers' products need the governor's check
+        widths = m.sizes[1:] if isinstance(X, CSRRows) else m.sizes
         net, ws, X = m._kernel_inputs(X, batch_size, Y.shape[1])
         hy = opt.hyper()
         st = opt._state_tuple(m.dtype)
@@ -642,7 +645,7 @@ class Trainer:
         n = order.shape[0]
         sizes = sorted({int(min(batch_size, n)),
                         int(n - (steps - 1) * batch_size)} - {0})
-        gov.start((id(m), m.sizes, m.dtype, tuple(sizes)), m.sizes, sizes,
+        gov.start((id(m), widths, m.dtype, tuple(sizes)), widths, sizes,
                   m.dtype)
         try:
             return self._chunks(net, hy, st, grad, ws, X, Y, order,
