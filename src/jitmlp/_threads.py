@@ -295,9 +295,10 @@ class ThreadGovernor:
     chunks and now and then runs a short probe chunk (a quarter of the
     steps) one rung away on the ladder ``budget, budget/2, ..., 1``; a probe
     that is ``MARGIN`` faster per step wins.  Probes that lose come
-    exponentially rarer (every 2, 4, ..., ``MAX_WAIT`` chunks); a chunk
-    ``SLOWDOWN`` times slower per step than the last ones (the machine got
-    busy) brings the next probe forward.
+    exponentially rarer (every 2, 4, ..., ``MAX_WAIT`` chunks; 4x rarer
+    after one that took more than twice as long); a chunk ``SLOWDOWN`` times
+    slower per step than the last ones (the machine got busy) forgets the
+    old timings and brings the next probe forward.
 
     The choice changes speed only, never results: the governor moves only
     between thread counts on which every product of the network gives the
@@ -376,20 +377,26 @@ class ThreadGovernor:
         per = seconds / steps
         if self.probe is None:
             if self.recent and per > self.SLOWDOWN * min(self.recent):
-                self.wait = min(self.wait, 1)   # the machine changed: look
-            self.recent = (self.recent + [per])[-self.HISTORY:]
-            self.wait -= 1
+                # the machine changed: the old timings no longer say what
+                # the current count costs; look at the others soon
+                self.recent = [per]
+                self.wait = min(self.wait, 1)
+            else:
+                self.recent = (self.recent + [per])[-self.HISTORY:]
+                self.wait -= 1
             return
         cur = sorted(self.recent)[len(self.recent) // 2] if self.recent \
             else math.inf
         if per < (1.0 - self.MARGIN) * cur:
             self.rung = self.probe             # the probe wins: switch
             self.recent = [per]
-            self.backoff = 2
-            self.wait = 2                      # and look on past it soon
+            self.backoff = 4
+            self.wait = 4
         else:
             self.direction = -self.direction   # next time the other side
-            self.backoff = min(2 * self.backoff, self.MAX_WAIT)
+            # a probe that lost by far is not worth repeating soon
+            grow = 4 if per > 2.0 * cur else 2
+            self.backoff = min(grow * self.backoff, self.MAX_WAIT)
             self.wait = self.backoff
         self.probe = None
 
