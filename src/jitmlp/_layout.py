@@ -156,6 +156,9 @@ def make_workspace(layout, capacity, y_cols, dtype, sparse=False):
         delta=np.zeros(B * mw, dtype),
         y=np.zeros(max(B * y_cols, 1), dtype),
         stats_before=np.zeros(max(layout.n_stats, 1), dtype),
-        sp_data=np.zeros(0, dtype), sp_indices=np.zeros(0, np.int64),
-        sp_indptr=np.zeros(0, np.int64),
-        sp_rows=np.zeros(B if sparse else 0, np.int64))
+        # None on the dense path: a type of its own, so that the kernels
+        # compiled for dense input contain no sparse code (sparse.py)
+        sp_data=np.zeros(0, dtype) if sparse else None,
+        sp_indices=np.zeros(0, np.int64) if sparse else None,
+        sp_indptr=np.zeros(0, np.int64) if sparse else None,
+        sp_rows=np.zeros(B, np.int64) if sparse else None)

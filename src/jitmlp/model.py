@@ -235,7 +235,7 @@ class MLP:
             return ws[1]
         fresh = make_workspace(self._layout, capacity, y_cols, self.dtype,
                                sparse=sparse)
-        if sum(a.nbytes for a in fresh) <= _WS_CACHE_BYTES:
+        if sum(a.nbytes for a in fresh if a is not None) <= _WS_CACHE_BYTES:
             self._ws_cache[key] = (capacity, fresh)
         return fresh
 

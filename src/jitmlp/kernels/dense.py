@@ -37,8 +37,8 @@ from .consts import (ACT, ACT_IDENTITY, ACT_LEAKY_RELU, ACT_RELU, DROP,
                      OFF_RVAR, OFF_W, RESID, X_IN, X_OUT, Z_OFF)
 from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
                    layernorm_forward)
-from .sparse import (is_sparse, sparse_rows_add, sparse_rows_grad,
-                     sparse_rows_mm)
+from .sparse import (first_layer_add, first_layer_grad, first_layer_mm,
+                     is_sparse)
 
 # multiply-adds up to which a loop beats the BLAS call (measured: 1x16x32
 # 0.12 us looped vs 0.21 us BLAS; 32x64x1 7.6 us looped vs 0.22 us BLAS)
@@ -230,7 +230,7 @@ def forward_batch(net, ws, B, training, store, update_stats, step=0, row0=0):
         resid_sparse = False
         if l == 0 and is_sparse(ws):   # x^(0): CSR rows, no dense block
             x = _block(A, 0, B, 0)
-            sparse_rows_mm(ws, B, W, z)
+            first_layer_mm(ws, B, W, z)
             resid_sparse = lay[l, RESID] != 0
         else:
             x = _block(A, B * lay[l, X_IN], B, n_in)
@@ -288,7 +288,7 @@ def forward_batch(net, ws, B, training, store, update_stats, step=0, row0=0):
         else:
             activate(z, x, dp, act, resid)
         if resid_sparse:
-            sparse_rows_add(ws, B, z)
+            first_layer_add(ws, B, z)
 
 
 @kernel(inline="always")
@@ -378,7 +378,7 @@ def backward_batch(net, grad, ws, B):
                     raise ValueError("jitmlp kernel: unknown norm code")
         ow = lay[l, OFF_W]
         if l == 0 and is_sparse(ws):
-            sparse_rows_grad(ws, B, delta, _block(grad, ow, n_in, n_out))
+            first_layer_grad(ws, B, delta, _block(grad, ow, n_in, n_out))
         else:
             x = _block(A, B * lay[l, X_IN], B, n_in)
             mm_tn(x, delta, _block(grad, ow, n_in, n_out))

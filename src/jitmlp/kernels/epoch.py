@@ -11,7 +11,7 @@ from .consts import (N_IN, N_OUT, OFF_W, STOP_GRAD, STOP_LOSS, STOP_STATS,
                      STOP_UPDATE, X_OUT)
 from .dense import _block, backward_batch, forward_batch
 from .losses import loss_and_delta, target_cols
-from .sparse import is_sparse
+from .sparse import note_row
 from .update import (_update_parallel, parallel_parts, undo_update,
                      update_segments)
 
@@ -26,12 +26,9 @@ def gather(X, Y, order, start, B, ws):
     yc = Y.shape[1]
     x0 = _block(ws.x, 0, B, d)
     yb = _block(ws.y, 0, B, yc)
-    sp_rows = ws.sp_rows
-    sparse = is_sparse(ws)
     for i in range(B):
         r = order[start + i]
-        if sparse:
-            sp_rows[i] = r
+        note_row(ws, i, r)
         for k in range(d):
             x0[i, k] = X[r, k]
         for k in range(yc):

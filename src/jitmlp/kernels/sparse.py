@@ -19,13 +19,89 @@ streaming write of the block, a fraction of the fused update's cost (which
 reads and writes it three to four times); tracking touched rows instead
 would tie the workspace to one gradient buffer.
 """
+from numba.core import types
+from numba.extending import overload
+
 from ._jit import kernel
 
+# Dense and sparse input reach the same kernels (forward_batch, gather, ...)
+# with two Workspace types: the dense one holds None in the sp_* fields.  The
+# four functions below are what those kernels call; compiled, each is an
+# overload that picks its body from the Workspace type, so that the dense
+# kernels contain no sparse code (it cost ~3-4 s of every first compile as a
+# runtime branch) and the sparse ones no test.  As plain Python (Numba
+# disabled) they test the field.
 
-@kernel(inline="always")
+
+def _dense_type(ws):
+    return isinstance(ws.types[ws.fields.index("sp_indptr")], types.NoneType)
+
+
 def is_sparse(ws):
-    """True when the workspace carries a sparse X (its CSR arrays are bound)."""
-    return ws.sp_indptr.shape[0] > 0
+    """True when the workspace carries a sparse X (its CSR arrays)."""
+    return ws.sp_indptr is not None
+
+
+@overload(is_sparse)
+def _is_sparse_jit(ws):
+    if _dense_type(ws):
+        return lambda ws: False
+    return lambda ws: True
+
+
+def note_row(ws, i, r):
+    """Record that row i of the batch is row r of the sparse X (gather)."""
+    if ws.sp_rows is not None:
+        ws.sp_rows[i] = r
+
+
+@overload(note_row)
+def _note_row_jit(ws, i, r):
+    if _dense_type(ws):
+        return lambda ws, i, r: None
+
+    def impl(ws, i, r):
+        ws.sp_rows[i] = r
+    return impl
+
+
+def first_layer_mm(ws, B, W, z):
+    """z = X[rows] @ W of a sparse X (no-op for dense input)."""
+    if ws.sp_indptr is not None:
+        sparse_rows_mm(ws, B, W, z)
+
+
+@overload(first_layer_mm)
+def _first_layer_mm_jit(ws, B, W, z):
+    if _dense_type(ws):
+        return lambda ws, B, W, z: None
+    return lambda ws, B, W, z: sparse_rows_mm(ws, B, W, z)
+
+
+def first_layer_grad(ws, B, delta, dW):
+    """dW = X[rows].T @ delta of a sparse X (no-op for dense input)."""
+    if ws.sp_indptr is not None:
+        sparse_rows_grad(ws, B, delta, dW)
+
+
+@overload(first_layer_grad)
+def _first_layer_grad_jit(ws, B, delta, dW):
+    if _dense_type(ws):
+        return lambda ws, B, delta, dW: None
+    return lambda ws, B, delta, dW: sparse_rows_grad(ws, B, delta, dW)
+
+
+def first_layer_add(ws, B, z):
+    """z += X[rows] of a sparse X (no-op for dense input)."""
+    if ws.sp_indptr is not None:
+        sparse_rows_add(ws, B, z)
+
+
+@overload(first_layer_add)
+def _first_layer_add_jit(ws, B, z):
+    if _dense_type(ws):
+        return lambda ws, B, z: None
+    return lambda ws, B, z: sparse_rows_add(ws, B, z)
 
 
 # contraction (FMA) as in dense.mm_nn
