@@ -27,6 +27,7 @@ one ``np.dot`` compiles to; SciPy's BLAS), which keeps ``cache=True``.
 """
 import numpy as np
 from numba import types
+from numba.extending import overload
 from numba.np.linalg import ensure_blas
 
 from ._jit import kernel
@@ -78,6 +79,77 @@ def _alpha_beta(a):
     return ab
 
 
+# The three BLAS products.  As plain Python (NUMBA_DISABLE_JIT) they are
+# np.dot; compiled, the overloads call gemm once per K chunk.
+def gemm_nn(a, b, out):
+    """out (B, m) = a (B, n) @ b (n, m)."""
+    np.dot(a, b, out)
+
+
+def gemm_tn(a, d, out):
+    """out (n, m) = a.T @ d, a (B, n), d (B, m)."""
+    np.dot(a.T, d, out)
+
+
+def gemm_nt(d, w, out):
+    """out (B, n) = d (B, m) @ w.T, w (n, m)."""
+    np.dot(d, w.T, out)
+
+
+@overload(gemm_nn)
+def _gemm_nn_jit(a, b, out):
+    def impl(a, b, out):
+        # row-major out = a b is column-major out^T = b^T a^T, chunked over n
+        B, n = a.shape
+        m = b.shape[1]
+        ab = _alpha_beta(a)
+        nk = _chunks(n)
+        for c in range(nk):
+            k0 = (c * n) // nk
+            k1 = ((c + 1) * n) // nk
+            _xxgemm(_kind(a), _N, _N, m, B, k1 - k0, ab[0:1].ctypes,
+                    b[k0:k1].ctypes, m, a[:, k0:k1].ctypes, n,
+                    ab[1:2].ctypes, out.ctypes, m)
+            ab[1] = 1.0     # the next chunks accumulate
+    return impl
+
+
+@overload(gemm_tn)
+def _gemm_tn_jit(a, d, out):
+    def impl(a, d, out):
+        # column-major out^T (m, n) = d^T (m, B) a (B, n), chunked over B
+        B, n = a.shape
+        m = d.shape[1]
+        ab = _alpha_beta(a)
+        nk = _chunks(B)
+        for c in range(nk):
+            k0 = (c * B) // nk
+            k1 = ((c + 1) * B) // nk
+            _xxgemm(_kind(a), _N, _T, m, n, k1 - k0, ab[0:1].ctypes,
+                    d[k0:k1].ctypes, m, a[k0:k1].ctypes, n,
+                    ab[1:2].ctypes, out.ctypes, m)
+            ab[1] = 1.0
+    return impl
+
+
+@overload(gemm_nt)
+def _gemm_nt_jit(d, w, out):
+    def impl(d, w, out):
+        # column-major out^T (n, B) = w (n, m) d^T (m, B), chunked over m
+        B, m = d.shape
+        n = w.shape[0]
+        ab = _alpha_beta(d)
+        nk = _chunks(m)
+        for c in range(nk):
+            k0 = (c * m) // nk
+            k1 = ((c + 1) * m) // nk
+            _xxgemm(_kind(d), _T, _N, n, B, k1 - k0, ab[0:1].ctypes,
+                    w[:, k0:k1].ctypes, m, d[:, k0:k1].ctypes, m,
+                    ab[1:2].ctypes, out.ctypes, n)
+            ab[1] = 1.0
+    return impl
+
+
 @kernel(fastmath={"contract"})
 def mm_nn(a, b, out):
     """out (B, m) = a (B, n) @ b (n, m)."""
@@ -92,16 +164,7 @@ def mm_nn(a, b, out):
                 for j in range(m):
                     out[i, j] += aik * b[k, j]
     else:
-        # row-major out = a b is column-major out^T = b^T a^T
-        ab = _alpha_beta(a)
-        nk = _chunks(n)
-        for c in range(nk):
-            k0 = (c * n) // nk
-            k1 = ((c + 1) * n) // nk
-            _xxgemm(_kind(a), _N, _N, m, B, k1 - k0, ab[0:1].ctypes,
-                    b[k0:k1].ctypes, m, a[:, k0:k1].ctypes, n,
-                    ab[1:2].ctypes, out.ctypes, m)
-            ab[1] = 1.0     # the next chunks accumulate
+        gemm_nn(a, b, out)
 
 
 @kernel(fastmath={"contract"})
@@ -119,16 +182,7 @@ def mm_tn(a, d, out):
                 for j in range(m):
                     out[k, j] += aik * d[i, j]
     else:
-        # column-major out^T (m, n) = d^T (m, B) a (B, n), chunked over rows
-        ab = _alpha_beta(a)
-        nk = _chunks(B)
-        for c in range(nk):
-            k0 = (c * B) // nk
-            k1 = ((c + 1) * B) // nk
-            _xxgemm(_kind(a), _N, _T, m, n, k1 - k0, ab[0:1].ctypes,
-                    d[k0:k1].ctypes, m, a[k0:k1].ctypes, n,
-                    ab[1:2].ctypes, out.ctypes, m)
-            ab[1] = 1.0     # the next chunks accumulate
+        gemm_tn(a, d, out)
 
 
 # reassociation lets LLVM vectorise the row-times-row reductions
@@ -145,16 +199,7 @@ def mm_nt(d, w, out):
                     s += d[i, j] * w[k, j]
                 out[i, k] = s
     else:
-        # column-major out^T (n, B) = w (n, m) d^T (m, B), chunked over m
-        ab = _alpha_beta(d)
-        nk = _chunks(m)
-        for c in range(nk):
-            k0 = (c * m) // nk
-            k1 = ((c + 1) * m) // nk
-            _xxgemm(_kind(d), _T, _N, n, B, k1 - k0, ab[0:1].ctypes,
-                    w[:, k0:k1].ctypes, m, d[:, k0:k1].ctypes, m,
-                    ab[1:2].ctypes, out.ctypes, n)
-            ab[1] = 1.0
+        gemm_nt(d, w, out)
 
 
 @kernel(inline="always")
