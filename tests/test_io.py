@@ -228,7 +228,11 @@ def _temp_bytes(folder):
 
 
 _CHILD = """
-import sys, jitmlp as jm
+import signal, sys
+# Ctrl-C as in a terminal, even when this suite runs as a background job
+# (a shell starts those with SIGINT ignored, and children inherit that)
+signal.signal(signal.SIGINT, signal.default_int_handler)
+import jitmlp as jm
 m = jm.MLP([3000, 10000, 1], seed=1)          # 30M parameters, 240 MB
 print("saving", flush=True)
 m.save(sys.argv[1])

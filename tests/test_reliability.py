@@ -97,7 +97,10 @@ def test_refused_step_leaves_running_statistics_alone(dtype):
 
 # ------------------------------------------------------ item 7: Ctrl-C
 CTRL_C_CHILD = textwrap.dedent("""
-    import json, sys, time
+    import json, signal, sys, time
+    # Ctrl-C as in a terminal, even when this suite runs as a background job
+    # (a shell starts those with SIGINT ignored, and children inherit that)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     import jitmlp as jm
     r = np.random.default_rng(0)
@@ -482,7 +485,10 @@ def test_loss_and_grad_from_two_threads_on_one_model():
 
 
 CTRL_C_STEP_AND_VALIDATION = textwrap.dedent("""
-    import json, sys, time
+    import json, signal, sys, time
+    # Ctrl-C as in a terminal, even when this suite runs as a background job
+    # (a shell starts those with SIGINT ignored, and children inherit that)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     import jitmlp as jm
     r = np.random.default_rng(0)
