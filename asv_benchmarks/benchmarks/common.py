@@ -1,6 +1,33 @@
+import time
+
 import numpy as np
 
 import jitmlp as jm
+
+
+class Stable:
+    """Settings every timing benchmark shares, so that two runs of the same
+    code agree within asv's factor 1.3 on a shared 2-core machine:
+
+    * one thread (Numba and BLAS, set by :func:`pin` in each ``setup``): two
+      threads that wait on each other turn another program's load into 10x
+      swings, and the thread governor's probes would add their own noise;
+    * CPU time of this process (``time.process_time``) instead of wall time:
+      time the benchmark spends descheduled by other programs does not count
+      (with one thread, CPU time is the work done);
+    * warm-up and enough samples: asv's median over ``repeat`` samples in
+      each of ``rounds`` rounds.
+    """
+    timer = time.process_time
+    warmup_time = 0.1
+    rounds = 2
+    repeat = (3, 10, 4.0)
+    sample_time = 0.02
+
+
+def pin():
+    """One thread for the kernels (see :class:`Stable`)."""
+    jm.set_num_threads(1)
 
 # name: (d, hidden, out, batch, optimizer, loss, norm, n_samples)
 CONFIGS = {

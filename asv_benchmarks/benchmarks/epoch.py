@@ -1,14 +1,17 @@
 """One training epoch (the whole-epoch kernel) for the configurations of the
 speed issue, in both dtypes."""
-from .common import CONFIGS, build
+import time
+
+from .common import CONFIGS, Stable, build, pin
 
 
-class Epoch:
+class Epoch(Stable):
     params = (list(CONFIGS), ["float32", "float64"])
     param_names = ["config", "dtype"]
     timeout = 300
 
     def setup(self, config, dtype):
+        pin()
         self.model, self.trainer, self.X, self.y = build(config, dtype)
         self.trainer.fit(self.X, self.y)  # compile / load cache, warm BLAS
 
@@ -19,16 +22,23 @@ class Epoch:
         self.trainer.fit(self.X, self.y)
 
     def track_samples_per_second(self, config, dtype):
-        return self.trainer.fit(self.X, self.y).samples_per_second[0]
+        # CPU time, as the timings (History's figure is wall time)
+        best = 0.0
+        for _ in range(3):
+            t = time.process_time()
+            self.trainer.fit(self.X, self.y)
+            best = max(best, self.X.shape[0] / (time.process_time() - t))
+        return best
     track_samples_per_second.unit = "samples/s"
 
 
-class Step:
+class Step(Stable):
     """Trainer.step: one optimizer step on one batch (Python call included)."""
     params = (["tiny", "tabular", "mnist"], ["float32"])
     param_names = ["config", "dtype"]
 
     def setup(self, config, dtype):
+        pin()
         self.model, self.trainer, X, y = build(config, dtype)
         b = CONFIGS[config][3]
         self.Xb, self.yb = X[:max(b, 2)], y[:max(b, 2)]

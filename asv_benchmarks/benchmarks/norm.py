@@ -4,13 +4,16 @@ import numpy as np
 from jitmlp.kernels import (batchnorm_backward, batchnorm_forward,
                             layernorm_backward, layernorm_forward)
 
+from .common import Stable, pin
 
-class Norm:
+
+class Norm(Stable):
     params = (["batch", "layer"], [(256, 512), (32, 64)],
               ["float32", "float64"])
     param_names = ["norm", "shape", "dtype"]
 
     def setup(self, norm, shape, dtype):
+        pin()
         B, K = shape
         r = np.random.default_rng(0)
         self.z0 = r.standard_normal((B, K)).astype(dtype)

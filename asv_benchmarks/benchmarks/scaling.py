@@ -6,13 +6,16 @@ import numpy as np
 
 import jitmlp as jm
 
+from .common import Stable, pin
 
-class StepScaling:
+
+class StepScaling(Stable):
     params = ([64, 128, 256, 512, 1024], [1, 2, 4, 8])
     param_names = ["K", "L"]
     timeout = 300
 
     def setup(self, K, L):
+        pin()
         self.B = 64
         self.steps = 20
         self.model = jm.MLP([K] * (L + 1) + [1], dtype="float32", seed=0)

@@ -6,15 +6,16 @@ import jitmlp as jm
 from jitmlp.kernels import apply_update
 from jitmlp.kernels.update import parallel_parts
 
-from .common import optimizer
+from .common import Stable, optimizer, pin
 
 
-class Update:
+class Update(Stable):
     params = (["sgd", "momentum", "adam", "adamw", "rmsprop", "adagrad"],
               ["float32", "float64"])
     param_names = ["optimizer", "dtype"]
 
     def setup(self, kind, dtype):
+        pin()
         self.model = jm.MLP([784, 256, 256, 10], dtype=dtype, seed=0)
         self.opt = optimizer(kind)
         self.opt.bind(self.model)
