@@ -1,11 +1,9 @@
 """Inference throughput (evaluation mode, chunked forward pass)."""
-import time
-
 import numpy as np
 
 import jitmlp as jm
 
-from .common import Stable, pin
+from .common import Stable, cpu_rate, pin
 
 
 class Predict(Stable):
@@ -24,11 +22,6 @@ class Predict(Stable):
         self.model.forward(self.X)
 
     def track_rows_per_second(self, sizes, dtype):
-        # CPU time, best of 3 (see common.Stable)
-        best = 0.0
-        for _ in range(3):
-            t = time.process_time()
-            self.model.forward(self.X)
-            best = max(best, self.X.shape[0] / (time.process_time() - t))
-        return best
+        # CPU time (see common.Stable, common.cpu_rate)
+        return cpu_rate(lambda: self.model.forward(self.X), self.X.shape[0])
     track_rows_per_second.unit = "rows/s"
