@@ -232,3 +232,47 @@ def test_the_parallel_update_kernel_trains_as_the_serial_one(threads):
         out.append(m.params.copy())
     assert any("float32" in str(s) for s in train_epoch_parallel.signatures)
     assert np.array_equal(out[0], out[1])
+
+
+@needs_two
+def test_two_governed_runs_at_once_hold_their_budget(threads):
+    """BLAS's thread count is process-wide: while two runs are governed
+    (fits in two Python threads), neither moves it, and the last one to stop
+    leaves the user's counts."""
+    threads(2)
+    a, b = _Restless(), _Restless()
+    a.start("a")
+    assert a.next_chunk(8)[0] == 1 and set(_BlasThreads.get().counts()) == {1}
+    a.record(1.0, 2)                   # the probe wins: a runs on 1 thread
+    numba.set_num_threads(2)   # Numba's count is per Python thread: b's
+    b.start("b")               # own, as in a second thread; a is on 1
+    assert set(_BlasThreads.get().counts()) == {2}
+    assert b.budget == 2
+    assert [a.next_chunk(8)[0] for _ in range(5)] == [2] * 5
+    assert [b.next_chunk(8)[0] for _ in range(5)] == [2] * 5
+    a.stop()
+    assert set(_BlasThreads.get().counts()) == {2}
+    assert 1 in [b.next_chunk(8)[0] for _ in range(5)]   # alone again: moves
+    b.stop()
+    assert set(_BlasThreads.get().counts()) == {2}
+    assert jm.get_num_threads() == 2
+
+
+def test_two_python_threads_fitting_at_once_leave_the_counts(threads):
+    import threading
+    threads(2)
+    errors = []
+
+    def work(seed):
+        try:
+            _fit(_Restless(), epochs=2)
+        except Exception as exc:   # reported below
+            errors.append(exc)
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+    assert set(_BlasThreads.get().counts()) == {2}
+    assert jm.get_num_threads() == 2

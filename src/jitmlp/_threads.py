@@ -40,6 +40,7 @@ import ctypes
 import glob
 import math
 import os
+import threading
 
 import numba
 import numpy as np
@@ -229,6 +230,14 @@ class _BlasThreads:
 
 
 _AGREE = {}    # (dtype, widths, batch sizes, counts) -> bool
+# Governed runs in progress in this process, and the BLAS counts from before
+# the first of them.  BLAS's counts are process-wide (Numba's are per
+# thread): while two runs are active, e.g. fits in two Python threads, both
+# hold their budget and the BLAS counts stay the user's; the last to stop
+# puts them back.
+_ACTIVE = [0]
+_BLAS_SAVED = [None]
+_ACTIVE_LOCK = threading.Lock()
 
 
 def products_agree(widths, batch_sizes, dtype, counts):
@@ -340,7 +349,13 @@ class ThreadGovernor:
         to check with :func:`products_agree` (None: no check)."""
         budget = int(numba.get_num_threads())
         blas = _BlasThreads.get()
-        counts = blas.counts()
+        with _ACTIVE_LOCK:
+            if _ACTIVE[0] == 0:
+                _BLAS_SAVED[0] = blas.counts()
+            _ACTIVE[0] += 1
+            counts = _BLAS_SAVED[0]
+            if _ACTIVE[0] > 1:   # another run may have moved them: undo
+                blas.set(counts)
         self._saved = (budget, counts)
         # a BLAS limit set since (threadpoolctl's threadpool_limits) counts
         budget = max(1, min([budget] + counts))
@@ -356,6 +371,13 @@ class ThreadGovernor:
         """The thread count for the next chunk (set in Numba and BLAS) and
         its number of steps (fewer for a probe)."""
         self.probe = None
+        if len(self.ladder) > 1 and _ACTIVE[0] > 1:
+            # another governed run in this process: the budget, no probes
+            n = self.ladder[0]
+            numba.set_num_threads(n)
+            _BlasThreads.get().set(self._saved[1])
+            self.counts_used[n] = self.counts_used.get(n, 0) + 1
+            return n, steps
         if len(self.ladder) > 1 and self.wait <= 0:
             r = self.rung + self.direction
             if not 0 <= r < len(self.ladder):
@@ -372,7 +394,7 @@ class ThreadGovernor:
 
     def record(self, seconds, steps):
         """The chunk just run took ``seconds`` for ``steps`` steps."""
-        if len(self.ladder) <= 1 or steps <= 0:
+        if len(self.ladder) <= 1 or steps <= 0 or _ACTIVE[0] > 1:
             return
         per = seconds / steps
         if self.probe is None:
@@ -406,6 +428,8 @@ class ThreadGovernor:
             return
         budget, blas = self._saved
         self._saved = None
+        with _ACTIVE_LOCK:
+            _ACTIVE[0] -= 1
         if len(getattr(self, "ladder", ())) > 1:
             numba.set_num_threads(budget)
             _BlasThreads.get().set(blas)
