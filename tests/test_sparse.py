@@ -321,3 +321,26 @@ def test_tfidf_pipeline():
                                          learning_rate_init=0.05))
     clf.fit(docs, y)
     assert clf.score(docs, y) == 1.0
+
+
+def test_coo_and_csc_indices_out_of_range_are_refused():
+    """scipy's conversion to CSR does not check COO rows or CSC row indices
+    (found by the attack session: an entry with row 60 of 50 was dropped
+    silently)."""
+    r = np.random.default_rng(0)
+    D = r.standard_normal((50, 20))
+    D[r.random(D.shape) < 0.8] = 0
+    m = jm.MLP([20, 8, 3], loss="cross_entropy", seed=0)
+    Xo = sp.coo_matrix(D)
+    Xo.row[0] = 60
+    with pytest.raises(ValueError, match="row indices must be in"):
+        m.forward(Xo)
+    Xo = sp.coo_matrix(D)
+    Xo.col[0] = -1
+    with pytest.raises(ValueError, match="col indices must be in"):
+        m.forward(Xo)
+    Xc = sp.csc_matrix(D)
+    Xc.indices[0] = 60
+    with pytest.raises(ValueError, match="row indices must be in"):
+        m.forward(Xc)
+    np.testing.assert_allclose(m.forward(sp.csc_matrix(D)), m.forward(D))

@@ -276,3 +276,29 @@ def test_two_python_threads_fitting_at_once_leave_the_counts(threads):
     assert not errors
     assert set(_BlasThreads.get().counts()) == {2}
     assert jm.get_num_threads() == 2
+
+
+@needs_two
+def test_an_interrupt_in_the_governors_check_is_not_remembered(
+        threads, monkeypatch):
+    """A Ctrl-C in the first products_agree check must not leave the full
+    ladder for a network whose products disagree (found by the attack
+    session: the key was stored before the check ran)."""
+    import jitmlp._threads as T
+    threads(2)
+    calls = []
+
+    def flaky(*a):
+        calls.append(a)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return False
+    monkeypatch.setattr(T, "products_agree", flaky)
+    t = jm.Trainer(jm.MLP([6, 5, 3], seed=0), jm.SGD(lr=0.1), batch_size=4)
+    X, y = np.ones((8, 6)), np.ones((8, 3))
+    with pytest.raises(KeyboardInterrupt):
+        t.step(X[:4], y[:4])
+    assert T._ACTIVE[0] == 0          # the run was counted out again
+    t.step(X[:4], y[:4])
+    assert len(calls) == 2 and t._governor.ladder == [2]
+    assert set(_BlasThreads.get().counts()) == {2}

@@ -103,6 +103,36 @@ def _index_array(a, what, name):
     return out
 
 
+def _check_before_conversion(X, name):
+    """Index bounds of a COO or CSC X, which scipy's conversion to CSR does
+    not check (an out-of-range COO row or CSC row index was silently dropped
+    and indexed scipy's arrays out of bounds)."""
+    n, d = X.shape
+    if X.format == "coo":
+        for what, idx, bound in (("row", X.row, n), ("col", X.col, d)):
+            idx = np.asarray(idx)
+            if idx.dtype.kind not in "iu":
+                raise TypeError(f"{name}.{what} must be an integer array; "
+                                f"got dtype {idx.dtype}")
+            if idx.size and (idx.min() < 0 or idx.max() >= bound):
+                raise ValueError(f"{name} is not a well-formed COO matrix: "
+                                 f"{what} indices must be in [0, {bound})")
+    elif X.format == "csc":
+        indptr = _index_array(X.indptr, "indptr", name)
+        if indptr.shape != (d + 1,) or indptr[0] != 0 \
+                or (d > 0 and np.any(np.diff(indptr) < 0)) \
+                or indptr[-1] > min(np.shape(X.indices)[0],
+                                    np.shape(X.data)[0]):
+            raise ValueError(f"{name} is not a well-formed CSC matrix: "
+                             f"indptr must be non-decreasing from 0 with "
+                             f"{d + 1} entries, within the stored values")
+        idx = _index_array(np.asarray(X.indices)[:int(indptr[-1])],
+                           "indices", name)
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise ValueError(f"{name} is not a well-formed CSC matrix: row "
+                             f"indices must be in [0, {n})")
+
+
 def check_sparse_X(X, n_features, dtype, name="X"):
     """Validate a scipy.sparse X into a :class:`CSRRows` of ``dtype``.
 
@@ -134,6 +164,7 @@ def check_sparse_X(X, n_features, dtype, name="X"):
         raise ValueError(f"{name} has {d} features but the model expects "
                          f"{n_features}")
     if X.format != "csr":
+        _check_before_conversion(X, name)
         X = X.tocsr()     # CSC, COO, ...: once, O(nnz)
     indptr = _index_array(X.indptr, "indptr", name)
     if indptr.shape != (n + 1,) or indptr[0] != 0 \

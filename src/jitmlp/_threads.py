@@ -123,7 +123,10 @@ def set_num_threads(n):
     machine's cores): more BLAS threads than cores wait on each other
     (measured on 2 cores, a 512-wide epoch: 0.71 s with 2 threads, 11.3 s
     with 8, 46 s with 1000).  Takes effect at once, also when called before
-    the first fit.
+    the first fit.  Numba's count is per Python thread; BLAS's is one per
+    process, and OpenBLAS (0.3.30, measured) ignores a change made from a
+    thread other than the one that first set it: call this in the main
+    thread.
 
     Parameters
     ----------
@@ -360,12 +363,13 @@ class ThreadGovernor:
         # a BLAS limit set since (threadpoolctl's threadpool_limits) counts
         budget = max(1, min([budget] + counts))
         if key != self._key or budget != getattr(self, "budget", None):
-            self._key = key
-            self.budget = budget
+            self._key = None   # until the check below has completed
             self._reset(budget)
             if not self.enabled or (widths is not None and not products_agree(
                     widths, batch_sizes, dtype, self.ladder)):
                 self.ladder = [budget]
+            self._key = key
+            self.budget = budget
 
     def next_chunk(self, steps):
         """The thread count for the next chunk (set in Numba and BLAS) and

@@ -586,8 +586,7 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         block = n if m.norm == "batch" else min(n, _GRAD_CHUNK)
         widths = m.sizes[1:] if isinstance(X, CSRRows) else m.sizes
-        gov.start(None, widths, sorted({block, n - (-(-n // block) - 1)
-                                        * block}), m.dtype)
+        sizes = sorted({block, n - (-(-n // block) - 1) * block})
 
         def fun(p):
             m.params[...] = p
@@ -606,7 +605,8 @@ class _BaseMLP(BaseEstimator):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            try:
+            try:    # start inside: an interrupt in its check is undone
+                gov.start(None, widths, sizes, m.dtype)
                 res = minimize(fun, m.params.astype(np.float64), jac=True,
                                method="L-BFGS-B", callback=callback,
                                options={"maxiter": int(self.max_iter),

@@ -645,9 +645,9 @@ class Trainer:
         n = order.shape[0]
         sizes = sorted({int(min(batch_size, n)),
                         int(n - (steps - 1) * batch_size)} - {0})
-        gov.start((id(m), widths, m.dtype, tuple(sizes)), widths, sizes,
-                  m.dtype)
-        try:
+        try:    # start inside: an interrupt in its check is undone too
+            gov.start((id(m), widths, m.dtype, tuple(sizes)), widths, sizes,
+                      m.dtype)
             return self._chunks(net, hy, st, grad, ws, X, Y, order,
                                 batch_size, lrs, stride, out, t0, gov,
                                 stop_flag, on_chunk, big)
