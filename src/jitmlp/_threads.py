@@ -232,6 +232,12 @@ class _BlasThreads:
             put(int(n))
 
 
+def batch_sizes(n, batch_size, steps):
+    """The distinct numbers of rows of ``steps`` batches over ``n`` rows
+    (every batch full but the last): what :func:`products_agree` checks."""
+    return sorted({min(batch_size, n), n - (steps - 1) * batch_size} - {0})
+
+
 _AGREE = {}    # (dtype, widths, batch sizes, counts) -> bool
 # Governed runs in progress in this process, and the BLAS counts from before
 # the first of them.  BLAS's counts are process-wide (Numba's are per
@@ -376,23 +382,23 @@ class ThreadGovernor:
         its number of steps (fewer for a probe)."""
         self.probe = None
         if len(self.ladder) > 1 and _ACTIVE[0] > 1:
-            # another governed run in this process: the budget, no probes
+            # another governed run in this process: the budget, no probes,
+            # and BLAS at the user's counts
             n = self.ladder[0]
-            numba.set_num_threads(n)
-            _BlasThreads.get().set(self._saved[1])
-            self.counts_used[n] = self.counts_used.get(n, 0) + 1
-            return n, steps
-        if len(self.ladder) > 1 and self.wait <= 0:
-            r = self.rung + self.direction
-            if not 0 <= r < len(self.ladder):
-                self.direction = -self.direction
+            blas = self._saved[1]
+        else:
+            if len(self.ladder) > 1 and self.wait <= 0:
                 r = self.rung + self.direction
-            self.probe = r
-            steps = max(1, int(steps * self.PROBE_FRACTION))
-        n = self.ladder[self.rung if self.probe is None else self.probe]
+                if not 0 <= r < len(self.ladder):
+                    self.direction = -self.direction
+                    r = self.rung + self.direction
+                self.probe = r
+                steps = max(1, int(steps * self.PROBE_FRACTION))
+            n = self.ladder[self.rung if self.probe is None else self.probe]
+            blas = n
         if len(self.ladder) > 1:
             numba.set_num_threads(n)
-            _BlasThreads.get().set(n)
+            _BlasThreads.get().set(blas)
         self.counts_used[n] = self.counts_used.get(n, 0) + 1
         return n, steps
 

@@ -51,7 +51,7 @@ except ImportError:  # scikit-learn < 1.6
 
 from . import _validation as V
 from ._sparse import CSRRows
-from ._threads import ThreadGovernor
+from ._threads import ThreadGovernor, batch_sizes
 from .model import _GRAD_CHUNK, MLP
 from .optim import SGD, Adam
 from .trainer import Trainer
@@ -586,7 +586,7 @@ class _BaseMLP(BaseEstimator):
         n = X.shape[0]
         block = n if m.norm == "batch" else min(n, _GRAD_CHUNK)
         widths = m.sizes[1:] if isinstance(X, CSRRows) else m.sizes
-        sizes = sorted({block, n - (-(-n // block) - 1) * block})
+        sizes = batch_sizes(n, block, -(-n // block))
 
         def fun(p):
             m.params[...] = p

@@ -15,7 +15,7 @@ import numba
 import numpy as np
 
 from . import _compile
-from ._threads import ThreadGovernor
+from ._threads import ThreadGovernor, batch_sizes
 from . import _validation as V
 from ._sparse import CSRRows
 from ._errors import DivergenceError  # noqa: F401 (jitmlp.trainer.DivergenceError)
@@ -643,8 +643,7 @@ class Trainer:
                         "training", m.dtype)
         gov = self._governor
         n = order.shape[0]
-        sizes = sorted({int(min(batch_size, n)),
-                        int(n - (steps - 1) * batch_size)} - {0})
+        sizes = batch_sizes(n, int(batch_size), steps)
         try:    # start inside: an interrupt in its check is undone too
             gov.start((id(m), widths, m.dtype, tuple(sizes)), widths, sizes,
                       m.dtype)

@@ -96,57 +96,53 @@ def gemm_nt(d, w, out):
     np.dot(d, w.T, out)
 
 
+@kernel(inline="always")
+def _gemm_k(ta, tb, m, n, K, a, a_step, lda, b, b_step, ldb, out, ldc):
+    """Column-major out (m, n) = op(a) op(b), summed over K in chunks of at
+    most K_CHUNK (beta = 1 from the second chunk on); chunk k0 of an operand
+    starts ``k0 * step`` elements into its (C-contiguous) buffer."""
+    af = a.reshape(a.size)
+    bf = b.reshape(b.size)
+    ab = _alpha_beta(out)
+    nk = _chunks(K)
+    for c in range(nk):
+        k0 = (c * K) // nk
+        k1 = ((c + 1) * K) // nk
+        _xxgemm(_kind(out), ta, tb, m, n, k1 - k0, ab[0:1].ctypes,
+                af[k0 * a_step:].ctypes, lda, bf[k0 * b_step:].ctypes, ldb,
+                ab[1:2].ctypes, out.ctypes, ldc)
+        ab[1] = 1.0     # the next chunks accumulate
+
+
 @overload(gemm_nn)
 def _gemm_nn_jit(a, b, out):
     def impl(a, b, out):
-        # row-major out = a b is column-major out^T = b^T a^T, chunked over n
+        # row-major out = a b is column-major out^T = b^T a^T; K = n: rows
+        # of b, columns of a
         B, n = a.shape
         m = b.shape[1]
-        ab = _alpha_beta(a)
-        nk = _chunks(n)
-        for c in range(nk):
-            k0 = (c * n) // nk
-            k1 = ((c + 1) * n) // nk
-            _xxgemm(_kind(a), _N, _N, m, B, k1 - k0, ab[0:1].ctypes,
-                    b[k0:k1].ctypes, m, a[:, k0:k1].ctypes, n,
-                    ab[1:2].ctypes, out.ctypes, m)
-            ab[1] = 1.0     # the next chunks accumulate
+        _gemm_k(_N, _N, m, B, n, b, m, m, a, 1, n, out, m)
     return impl
 
 
 @overload(gemm_tn)
 def _gemm_tn_jit(a, d, out):
     def impl(a, d, out):
-        # column-major out^T (m, n) = d^T (m, B) a (B, n), chunked over B
+        # column-major out^T (m, n) = d^T (m, B) a (B, n); K = B: rows of both
         B, n = a.shape
         m = d.shape[1]
-        ab = _alpha_beta(a)
-        nk = _chunks(B)
-        for c in range(nk):
-            k0 = (c * B) // nk
-            k1 = ((c + 1) * B) // nk
-            _xxgemm(_kind(a), _N, _T, m, n, k1 - k0, ab[0:1].ctypes,
-                    d[k0:k1].ctypes, m, a[k0:k1].ctypes, n,
-                    ab[1:2].ctypes, out.ctypes, m)
-            ab[1] = 1.0
+        _gemm_k(_N, _T, m, n, B, d, m, m, a, n, n, out, m)
     return impl
 
 
 @overload(gemm_nt)
 def _gemm_nt_jit(d, w, out):
     def impl(d, w, out):
-        # column-major out^T (n, B) = w (n, m) d^T (m, B), chunked over m
+        # column-major out^T (n, B) = w (n, m) d^T (m, B); K = m: columns of
+        # both
         B, m = d.shape
         n = w.shape[0]
-        ab = _alpha_beta(d)
-        nk = _chunks(m)
-        for c in range(nk):
-            k0 = (c * m) // nk
-            k1 = ((c + 1) * m) // nk
-            _xxgemm(_kind(d), _T, _N, n, B, k1 - k0, ab[0:1].ctypes,
-                    w[:, k0:k1].ctypes, m, d[:, k0:k1].ctypes, m,
-                    ab[1:2].ctypes, out.ctypes, n)
-            ab[1] = 1.0
+        _gemm_k(_T, _N, n, B, m, w, 1, m, d, 1, m, out, n)
     return impl
 
 
