@@ -453,13 +453,19 @@ def _import_only(key):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()))
     p.add_argument("--memory", action="store_true",
                    help="peak-memory table instead of speed (one process "
                         "per framework and configuration)")
-    p.add_argument("--configs", nargs="+", default=list(CONFIGS))
-    p.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
-    p.add_argument("--peers", nargs="*", default=["torch", "jax", "sklearn"])
+    p.add_argument("--configs", nargs="+", default=list(CONFIGS),
+                   choices=list(CONFIGS), help="default: all")
+    p.add_argument("--dtypes", nargs="+", default=["float32", "float64"],
+                   choices=["float32", "float64"],
+                   help="default: both (--contention: float32)")
+    p.add_argument("--peers", nargs="*", default=["torch", "jax", "sklearn"],
+                   choices=["torch", "jax", "sklearn"],
+                   help="default: all three; a bare --peers: jitmlp only")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--contention", action="store_true",
                    help="quiet against one busy process beside the "
