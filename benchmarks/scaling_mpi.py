@@ -7,7 +7,9 @@ Numba and one BLAS thread per process.  Every run is a fresh process; the
 first epoch (kernel loading) is not timed, the best of the timed epochs is
 reported.
 
-    python benchmarks/scaling_mpi.py [--steps 60] [--epochs 3]
+    python benchmarks/scaling_mpi.py [--steps 60] [--epochs 3] [--bind core]
+
+Ranks are bound to cores (MPICH's ``-bind-to core``) unless ``--bind none``.
 
 Reports, samples/s:
   solo       1 process, Trainer without comm (the fused whole-epoch kernel)
@@ -97,6 +99,11 @@ def main(argv=None):
                     help="steps per epoch per rank (default 60)")
     ap.add_argument("--epochs", type=int, default=3,
                     help="timed epochs, best reported (default 3)")
+    ap.add_argument("--bind", choices=["core", "none"], default="core",
+                    help="mpiexec's process binding (MPICH's -bind-to; "
+                         "default core: one rank per core; none lets the OS "
+                         "move ranks, which measured up to 3x slower "
+                         "Allreduces here)")
     ap.add_argument("--worker", choices=["solo", "mpi"], help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
@@ -116,7 +123,7 @@ def main(argv=None):
                                            for p in pair)}
     for n in (1, 2):
         res[f"rank{n}"] = result(launch(
-            [mpiexec, "-n", str(n), sys.executable, "-m", "mpi4py"] + me
+            [mpiexec, "-bind-to", a.bind, "-n", str(n), sys.executable, "-m", "mpi4py"] + me
             + ["--worker", "mpi"]))
     solo = res["solo"]["samples_per_s"]
     r1 = res["rank1"]["samples_per_s"]
