@@ -344,3 +344,163 @@ def test_coo_and_csc_indices_out_of_range_are_refused():
     with pytest.raises(ValueError, match="row indices must be in"):
         m.forward(Xc)
     np.testing.assert_allclose(m.forward(sp.csc_matrix(D)), m.forward(D))
+
+
+# ------------------------------- the first layer's gradient buffer, every rule
+# The sparse first layer scatters into dW1 only the rows of the batch's
+# features; every other row must read as an exact 0 to clipping, gradient-
+# norm tracking and the update, step after step and after a refused step (the
+# update and the divergence guard keep the old parameters in that buffer).
+RULES = {
+    "adam": lambda: jm.Adam(lr=3e-3, weight_decay=1e-3),
+    "sgd": lambda: jm.SGD(lr=0.05, momentum=0.9, weight_decay=1e-3),
+    "rmsprop": lambda: jm.RMSprop(lr=1e-3, momentum=0.5, weight_decay=1e-3),
+    "adagrad": lambda: jm.Adagrad(lr=5e-2, weight_decay=1e-3),
+}
+
+
+def _disjoint(n=64, blocks=8, width=8, seed=0):
+    """Row i stores features of block (i * blocks // n) only: in order and
+    in batches of n / blocks rows, consecutive batches touch disjoint
+    feature sets."""
+    r = np.random.default_rng(seed)
+    rows, cols, vals = [], [], []
+    for i in range(n):
+        b = i * blocks // n
+        c = r.choice(width, 3, replace=False) + b * width
+        rows += [i] * 3
+        cols += list(c)
+        vals += list(r.uniform(0.5, 2.0, 3))
+    return sp.csr_matrix((vals, (rows, cols)), shape=(n, blocks * width))
+
+
+def _fit(X, y, rule, dtype, **kw):
+    m = jm.MLP([X.shape[1], 16, 3], loss="cross_entropy", dtype=dtype,
+               seed=0)
+    tr = jm.Trainer(m, RULES[rule](), batch_size=8, epochs=3, seed=1,
+                    clip_grad_norm=0.5, track_grad_norms=True, **kw)
+    h = tr.fit(X, y)
+    return m, tr, h
+
+
+def _digest(m, tr, h):
+    import hashlib
+    d = hashlib.sha256(m.params.tobytes())
+    for v in tr.optimizer.state.values():
+        if v is not None:
+            d.update(np.asarray(v).tobytes())
+    d.update(np.array(h.loss).tobytes())
+    d.update(np.array([np.asarray(g) for g in h.grad_norms]).tobytes())
+    return d.hexdigest()[:16]
+
+
+# digests of the sparse fits below computed before the first layer's
+# gradient kept track of its rows (every step zeroed all of dW1): the
+# results must stay bit-identical (x86-64, as tests/test_digest.py)
+SPARSE_PINNED = {
+    'random-adagrad-float64': '688ea15e34490988',
+    'random-adagrad-float32': 'fb0ae07b87f7410e',
+    'random-adam-float64': 'ef043ee21fb88788',
+    'random-adam-float32': '79112d725a7a127f',
+    'random-rmsprop-float64': 'f96dd05c48f54e83',
+    'random-rmsprop-float32': '2d7eb6d38d130d68',
+    'random-sgd-float64': 'a5afa16efbaebe08',
+    'random-sgd-float32': 'fa1cbffde983a4c7',
+    'disjoint-adagrad-float64': 'eaddd5e053053b1b',
+    'disjoint-adagrad-float32': '13842661ff7e72ce',
+    'disjoint-adam-float64': '962b076e98a17008',
+    'disjoint-adam-float32': '35bb7f08d4f3b762',
+    'disjoint-rmsprop-float64': '11662440e4ed44fa',
+    'disjoint-rmsprop-float32': '21901b94868a71d1',
+    'disjoint-sgd-float64': '043a5e50767fba78',
+    'disjoint-sgd-float32': 'f3ba8b83afe110db',
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("rule", sorted(RULES))
+@pytest.mark.parametrize("data", ["random", "disjoint"])
+def test_sparse_fit_equals_dense_and_is_pinned(data, rule, dtype):
+    S = _sparse(64, 64, 0.06, seed=5) if data == "random" else _disjoint()
+    y = np.random.default_rng(2).integers(0, 3, 64)
+    kw = dict(shuffle=False) if data == "disjoint" else {}
+    ms, trs, hs = _fit(S, y, rule, dtype, **kw)
+    md, trd, hd = _fit(S.toarray(), y, rule, dtype, **kw)
+    _close(ms.params, md.params, dtype)
+    for k, v in trs.optimizer.state.items():
+        if v is not None:
+            _close(v, trd.optimizer.state[k], dtype)
+    _close(hs.loss, hd.loss, dtype)
+    _close(np.array(hs.grad_norms), np.array(hd.grad_norms), dtype)
+    # the disjoint batches really are disjoint
+    if data == "disjoint":
+        feats = [set(S[8 * b:8 * b + 8].indices) for b in range(8)]
+        assert all(not (feats[b] & feats[b + 1]) for b in range(7))
+    key = f"{data}-{rule}-{dtype}"
+    got = _digest(ms, trs, hs)
+    assert got == SPARSE_PINNED[key], (key, got)
+
+
+def _state(tr):
+    m = tr.model
+    return [m.params.copy(), m.stats.copy(), tr.optimizer.t] + [
+        np.array(v) for v in tr.optimizer.state.values() if v is not None]
+
+
+def _same(a, b):
+    assert len(a) == len(b)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_refused_steps_on_sparse_input(dtype):
+    """A step refused before the update (non-finite loss) changes nothing,
+    one undone after it (the update overflows) puts the parameters back and
+    restarts the state; both leave the gradient buffer holding something
+    other than a gradient, and the fit after them equals the same sequence
+    on dense input (and, after the first kind, the sequence without it)."""
+    big = 1e30 if dtype == "float32" else 1e300
+    S = _disjoint()
+    y = np.random.default_rng(2).integers(0, 3, 64)
+    bad = S[8:16].copy()
+    bad.data[:] = big                       # z overflows: the loss is inf
+    runs = []
+    for X, Xbad in ((S, bad), (S.toarray(), bad.toarray()), (S, None)):
+        m = jm.MLP([64, 16, 3], loss="cross_entropy", dtype=dtype, seed=0)
+        tr = jm.Trainer(m, jm.Adam(lr=3e-3, weight_decay=1e-3), batch_size=8,
+                        epochs=1, seed=1, shuffle=False, clip_grad_norm=0.5)
+        tr.fit(X, y)
+        if Xbad is not None:
+            before = _state(tr)
+            with pytest.raises(jm.DivergenceError, match="no update"):
+                tr.step(Xbad, y[8:16])
+            _same(_state(tr), before)
+        tr.fit(X, y)
+        runs.append(_state(tr))
+    _same(runs[0], runs[2])              # the refused step left no trace
+    for u, v in zip(runs[0], runs[1]):
+        if np.size(u):
+            _close(u, v, dtype)
+    # an update that overflows: undone, then the fit goes on
+    runs = []
+    for X in (S, S.toarray()):
+        m = jm.MLP([64, 16, 3], loss="cross_entropy", dtype=dtype, seed=0)
+        tr = jm.Trainer(m, jm.SGD(lr=0.05, momentum=0.9), batch_size=8,
+                        epochs=1, seed=1, shuffle=False, clip_grad_norm=0.5)
+        tr.fit(X, y)
+        before = _state(tr)
+        huge = 1e30 if dtype == "float32" else 1e300
+        tr.optimizer.lr = tr.optimizer.weight_decay = huge  # lr wd p: inf
+        with pytest.raises(jm.DivergenceError, match="update made"):
+            tr.step(X[8:16], y[8:16])
+        after = _state(tr)
+        np.testing.assert_array_equal(after[0], before[0])   # parameters
+        assert after[2] == before[2]                          # t
+        assert all((a == 0).all() for a in after[3:])         # state: zero
+        tr.optimizer.lr, tr.optimizer.weight_decay = 0.05, 0.0
+        tr.fit(X, y)
+        runs.append(_state(tr))
+    for u, v in zip(*runs):
+        if np.size(u):
+            _close(u, v, dtype)
