@@ -16,8 +16,8 @@ from .update import (_update_parallel, parallel_parts, undo_update,
                      update_segments)
 
 
-@kernel()
-def gather(X, Y, order, start, B, ws):
+@kernel(inline="always")
+def _gather(X, Y, order, start, B, ws):
     """Copy rows ``order[start:start+B]`` of X, Y into x^(0) and the target block.
 
     With sparse input (see sparse.py) X has 0 columns and the row indices go
@@ -36,7 +36,22 @@ def gather(X, Y, order, start, B, ws):
 
 
 @kernel()
+def gather(X, Y, order, start, B, ws):
+    """:func:`_gather` as a kernel of its own (for the per-step loops in
+    Python); the epoch loop inlines the body (one call level less a step)."""
+    _gather(X, Y, order, start, B, ws)
+
+
+@kernel()
 def batch_loss_grad(net, grad, ws, B, yc, update_stats, scale, step, row0):
+    """:func:`_batch_loss_grad` as a kernel of its own (Trainer.step,
+    loss_and_grad, the MPI loop); the epoch loop inlines the body."""
+    return _batch_loss_grad(net, grad, ws, B, yc, update_stats, scale, step,
+                            row0)
+
+
+@kernel(inline="always")
+def _batch_loss_grad(net, grad, ws, B, yc, update_stats, scale, step, row0):
     """Forward + loss + backward on the B gathered rows; returns the
     (weighted) loss sum.  The gradient is that of ``scale * sum``: scale is
     1/B, or 1/sum(w) with a weight column.  ``step``, ``row0``: the key of
@@ -151,7 +166,7 @@ def _epoch_steps(net, hy, st, grad, ws, X, Y, plan, out, parallel):
         B = min(batch_size, n - start)
         for k in range(S):
             stats_before[k] = stats[k]
-        gather(X, Y, order, start, B, ws)
+        _gather(X, Y, order, start, B, ws)
         den = float(B)
         if weighted:    # plain loops: no view, no call on the unweighted path
             den = 0.0
@@ -160,7 +175,7 @@ def _epoch_steps(net, hy, st, grad, ws, X, Y, plan, out, parallel):
             if den == 0.0:
                 step_loss[s] = 0.0
                 continue
-        total = batch_loss_grad(net, grad, ws, B, yc, bool(True),
+        total = _batch_loss_grad(net, grad, ws, B, yc, bool(True),
                                 1.0 / den, t0 + s + 1, int(0))
         loss = total / den
         step_loss[s] = loss
