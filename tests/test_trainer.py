@@ -333,3 +333,53 @@ def test_trainer_and_history_reprs():
     assert r.startswith("History(3 epochs, loss ") and "->" in r
     assert "val_loss" in r and "samples/s" in r and "e+0" not in r
     assert repr(jm.History()) == "History(0 epochs)"
+
+
+@pytest.mark.parametrize("change, err", [
+    (lambda tr: setattr(tr, "batch_size", True), TypeError),
+    (lambda tr: setattr(tr, "batch_size", 0), ValueError),
+    (lambda tr: setattr(tr, "clip_grad_norm", -1.0), ValueError),
+    (lambda tr: setattr(tr, "shuffle", 1), TypeError),
+    (lambda tr: tr.callbacks.append(3), TypeError),
+    (lambda tr: setattr(tr, "model", "not a model"), TypeError),
+    (lambda tr: setattr(tr.optimizer, "lr", -1.0), ValueError),
+    (lambda tr: setattr(tr.optimizer, "momentum", float("nan")), ValueError),
+    (lambda tr: tr.optimizer.state.__setitem__(
+        "momentum_buffer", np.full(tr.model.n_params, np.nan)), ValueError),
+])
+def test_settings_changed_between_steps_are_checked_again(change, err):
+    """step() and fit() skip re-checking settings that did not change since
+    the last check (a per-step cost); any change is still checked, before
+    anything moves."""
+    X = np.random.default_rng(0).standard_normal((8, 3))
+    y = X[:, 0]
+    tr = jm.Trainer(jm.MLP([3, 4, 1], seed=0), jm.SGD(lr=0.1, momentum=0.9),
+                    batch_size=4, callbacks=[])
+    tr.step(X, y)
+    tr.step(X, y)                      # the unchanged-settings path
+    params = tr.model.params.copy()
+    t = tr.optimizer.t
+    change(tr)
+    with pytest.raises(err):
+        tr.step(X, y)
+    with pytest.raises(err):
+        tr.fit(X, y)
+    if isinstance(tr.model, jm.MLP):
+        np.testing.assert_array_equal(tr.model.params, params)
+    assert tr.optimizer.t == t
+
+
+def test_checked_settings_cache_survives_pickling():
+    import pickle
+    X = np.random.default_rng(0).standard_normal((8, 3))
+    tr = jm.Trainer(jm.MLP([3, 4, 1], seed=0), jm.Adam(lr=0.01), batch_size=4)
+    tr.step(X, X[:, 0])
+    tr2 = pickle.loads(pickle.dumps(tr))
+    assert "_checked_settings" not in tr2.__dict__
+    assert "_checked" not in tr2.optimizer.__dict__
+    a, b = tr.step(X, X[:, 0]), tr2.step(X, X[:, 0])
+    assert a == b
+    np.testing.assert_array_equal(tr.model.params, tr2.model.params)
+    tr2.optimizer.lr = "x"
+    with pytest.raises((TypeError, ValueError)):
+        tr2.step(X, X[:, 0])

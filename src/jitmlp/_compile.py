@@ -50,10 +50,11 @@ _SECONDS = {"training": "~20-30 s", "prediction": "a few seconds",
 def notice(dispatcher, what, dtype):
     """Print one line if ``dispatcher`` has no compiled version for ``dtype``
     on disk and has not run for it in this process."""
-    key = (dispatcher, str(dtype))
+    key = (dispatcher, dtype)   # (str() of a dtype costs ~2 us a call)
     if key in _checked or not hasattr(dispatcher, "signatures"):
         return    # seen, or NUMBA_DISABLE_JIT: plain Python, nothing compiles
     _checked.add(key)
+    dtype = str(dtype)
     for sig in dispatcher.signatures:
         m = _NET_PARAMS.search(str(sig))
         if m and m.group(1) == str(dtype):

@@ -6,6 +6,7 @@ moments share this layout.  Running statistics live in a second flat buffer
 ``stats`` (they are not trained).  See :mod:`jitmlp.kernels.consts` for the
 columns of the table.
 """
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,13 @@ class Layout:
     hidden_units: int
     max_width: int
     has_norm: bool
+
+    @functools.cached_property
+    def longest_segment(self):
+        """int: parameters in the longest segment (what decides whether the
+        update is worth splitting over threads)."""
+        seg = self.segments
+        return int((seg[:, 1] - seg[:, 0]).max()) if seg.shape[0] else 0
 
 
 def dropout_parts(p):

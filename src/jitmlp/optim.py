@@ -138,6 +138,9 @@ class Optimizer:
         if self.rule is None:
             raise TypeError(f"{type(self).__name__} has no update rule; use "
                             f"SGD, Adam, AdamW, RMSprop or Adagrad")
+        cache = self.__dict__.get("_checked")
+        if cache is not None and cache[0] == tuple(self.get_config().items()):
+            return cache[1]
         fields = dict(_HYPER_DEFAULTS, weight_decay=self.weight_decay)
         fields.update(self._hyper())
         fields = {k: (v if isinstance(v, bool) else float(v))
@@ -152,10 +155,19 @@ class Optimizer:
     def _state_tuple(self, dtype):
         """OptState with this optimizer's buffers in their slots and empty
         arrays in the unused ones."""
+        key = (np.dtype(dtype),) + tuple(self.state.items())
+        cache = self.__dict__.get("_state_cache")
+        if cache is not None and cache[0][0] == key[0] and \
+                len(cache[0]) == len(key) and all(
+                    a[0] == b[0] and a[1] is b[1]
+                    for a, b in zip(cache[0][1:], key[1:])):
+            return cache[1]   # the same buffers: the same tuple
         slots = {k: np.zeros(0, dtype) for k in OptState._fields}
         for name, buf in self.state.items():
             slots[self._SLOTS[name]] = buf
-        return OptState(**slots)
+        st = OptState(**slots)
+        self.__dict__["_state_cache"] = (key, st)
+        return st
 
     # ------------------------------------------------------ binding
     def bind(self, model):
@@ -185,8 +197,14 @@ class Optimizer:
         >>> {k: (v.shape, str(v.dtype)) for k, v in opt.state.items()}
         {'exp_avg': ((21,), 'float32'), 'exp_avg_sq': ((21,), 'float32')}
         """
-        type(self)(**self.get_config())
-        self.hyper()
+        config = tuple(self.get_config().items())
+        cache = self.__dict__.get("_checked")
+        if cache is None or cache[0] != config:
+            # validate through the constructor and the kernel tuple; a
+            # repeated bind with unchanged settings (Trainer.step every
+            # step) skips it
+            type(self)(**self.get_config())
+            self.__dict__["_checked"] = cache = (config, self.hyper(), {})
         if isinstance(self.t, bool) or not isinstance(self.t, numbers.Integral) \
                 or not 0 <= self.t < _MAX_STEPS:
             raise ValueError(f"optimizer.t must be an integer in [0, 2**62); "
@@ -201,9 +219,12 @@ class Optimizer:
                     and a.flags.writeable and a.size == P)
         ok = (isinstance(self.state, dict)
               and all(fits(self.state.get(k)) for k in need))
+        seen = cache[2]   # buffers already checked (held: identity holds)
         if ok:
             for k in need:
                 a = self.state[k]
+                if seen.get(k) is a and seen.get("params") is model.params:
+                    continue  # since checked, only the guarded update wrote
                 if np.shares_memory(a, model.params):
                     raise ValueError(f"optimizer state {k!r} shares memory "
                                      f"with the model's parameters")
@@ -224,8 +245,18 @@ class Optimizer:
             self.state = {k: np.zeros(P, model.dtype) for k in need}
         else:   # keep only what the rule uses (settings may have changed)
             self.state = {k: self.state[k] for k in need}
+        seen.clear()
+        seen.update(self.state, params=model.params)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_checked", None)   # a cache of bind's checks
+        state.pop("_state_cache", None)
+        return state
 
     def __setstate__(self, state):
+        state.pop("_checked", None)
+        state.pop("_state_cache", None)
         self.__dict__.update(state)
         if isinstance(self.__dict__.get("state"), dict):
             self.state = {k: np.array(v, copy=True)

@@ -396,6 +396,7 @@ class Trainer:
         state["_synced"] = False
         state.pop("_runner", None)
         state.pop("_gov", None)   # timings of this machine and process
+        state.pop("_checked_settings", None)   # ids of this process
         return state
 
     @property
@@ -410,7 +411,15 @@ class Trainer:
         """Check (and normalise) every setting; the constructor, fit and step
         call this, so that an attribute set between fits is checked too.
         Raises TypeError/ValueError naming the setting; changes nothing else.
+        Settings unchanged since the last check (compared by type and value,
+        objects by identity) are not checked again: Trainer.step calls this
+        every step.
         """
+        snap = self._settings_snapshot()
+        last = self.__dict__.get("_checked_settings")
+        if last is not None and last[1] == snap[1] and len(last[0]) == \
+                len(snap[0]) and all(a is b for a, b in zip(last[0], snap[0])):
+            return
         if not isinstance(self.model, MLP):
             raise TypeError(f"model must be a jitmlp.MLP; got "
                             f"{type(self.model).__name__}")
@@ -454,6 +463,23 @@ class Trainer:
                 raise TypeError(f"{name} must be a bool; got {value!r}")
             checked[name] = bool(value)
         self.__dict__.update(checked)
+        self.__dict__["_checked_settings"] = self._settings_snapshot()
+
+    _SETTINGS = ("batch_size", "epochs", "seed", "sampling", "clip_grad_norm",
+                 "validation_split", "patience", "min_delta", "shuffle",
+                 "early_stopping", "restore_best_weights", "verbose",
+                 "track_grad_norms")
+
+    def _settings_snapshot(self):
+        """What _check_settings checks: (objects, compared by identity;
+        settings by type and value: True == 1, but a bool batch size is an
+        error)."""
+        d = self.__dict__
+        cbs = d.get("callbacks")
+        objects = (d.get("model"), d.get("optimizer"), d.get("schedule"),
+                   cbs) + (tuple(cbs) if isinstance(cbs, list) else ())
+        values = tuple(map(d.get, self._SETTINGS))
+        return objects, (values, tuple(map(type, values)))
 
     def __setstate__(self, state):
         state.setdefault("comm", None)
@@ -637,8 +663,7 @@ class Trainer:
         t0 = opt.t
         # the kernel with the parallel update only for models whose buffer
         # has a segment long enough to split (it compiles separately)
-        seg = net.segments
-        big = bool(np.any(seg[:, 1] - seg[:, 0] >= PARALLEL_MIN))
+        big = m._layout.longest_segment >= PARALLEL_MIN
         _compile.notice(train_epoch_parallel if big else train_epoch,
                         "training", m.dtype)
         gov = self._governor
