@@ -69,13 +69,14 @@ def test_workspace_is_named_and_sized_for_the_capacity():
     assert isinstance(ws, Workspace)
     # dense input: the sparse fields are None, a Workspace type of its own
     # whose kernels hold no sparse code (kernels/sparse.py)
-    sp = ("sp_data", "sp_indices", "sp_indptr", "sp_rows")
+    sp = ("sp_data", "sp_indices", "sp_indptr", "sp_rows", "sp_threads")
     assert all(getattr(ws, k) is None for k in sp)
     arrays = [a for k, a in ws._asdict().items() if k not in sp]
     assert all(a.ndim == 1 and a.dtype == np.float32 for a in arrays)
     sws = make_workspace(lay, 16, 1, np.float32, sparse=True)
     assert sws.sp_rows.size == 16
     assert sws.sp_indices.dtype == sws.sp_rows.dtype == np.int64
+    assert sws.sp_threads.tolist() == [1]   # one thread unless a plan says
     assert ws.x.size == 16 * lay.total_units
     assert ws.dphi.size == 16 * lay.hidden_units
     assert ws.delta.size == 16 * lay.max_width

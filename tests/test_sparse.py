@@ -10,7 +10,8 @@ import jitmlp as jm  # noqa: E402
 from jitmlp._layout import make_workspace  # noqa: E402
 from jitmlp._sparse import CSRRows, check_sparse_X  # noqa: E402
 from jitmlp.kernels.sparse import (sparse_rows_add, sparse_rows_grad,  # noqa: E402
-                                   sparse_rows_mm)
+                                   sparse_rows_grad_parallel, sparse_rows_mm,
+                                   sparse_rows_mm_parallel)
 
 RTOL = {"float64": 1e-12, "float32": 2e-5}
 
@@ -61,6 +62,57 @@ def test_kernels_against_numpy():
     want = z + D[rows]
     sparse_rows_add(ws, B, z)
     np.testing.assert_allclose(z, want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("nth", [2, 3, 7])
+def test_parallel_kernels_are_bitwise_one_thread(nth, dtype):
+    """The first layer's parallel products split the batch rows (forward) or
+    the features (weight gradient) over threads without changing any sum's
+    order: bitwise the one-thread result, duplicates and empty rows included
+    (nth > rows or features of a block is allowed)."""
+    S = _sparse(40, 25, 0.15, seed=3)
+    S = sp.csr_matrix((np.r_[S.data, 1.5, -2.0], np.r_[S.indices, 3, 3],
+                       np.r_[S.indptr[:-1], S.indptr[-1] + 2]),
+                      shape=S.shape)            # duplicates in row 39
+    X = check_sparse_X(S, 25, np.dtype(dtype))
+    r = np.random.default_rng(1)
+    for rows in ([39, 3, 3, 0, 17, 22], [5], [39, 1]):
+        rows = np.array(rows, np.int64)
+        B, K = rows.size, 9
+        m = jm.MLP([25, K, 1], seed=0, dtype=dtype)
+        ws = X.bind(make_workspace(m._layout, B, 1, np.dtype(dtype),
+                                   sparse=True))
+        ws.sp_rows[:B] = rows
+        W = r.standard_normal((25, K)).astype(dtype)
+        z1, z2 = np.full((B, K), np.nan, dtype), np.full((B, K), 7.0, dtype)
+        sparse_rows_mm(ws, B, W, z1)
+        sparse_rows_mm_parallel(ws, B, W, z2, nth)
+        assert z1.tobytes() == z2.tobytes()
+        delta = r.standard_normal((B, K)).astype(dtype)
+        g1, g2 = np.full((25, K), np.nan, dtype), np.full((25, K), 5.0, dtype)
+        sparse_rows_grad(ws, B, delta, g1)
+        sparse_rows_grad_parallel(ws, B, delta, g2, nth)
+        assert g1.tobytes() == g2.tobytes()
+
+
+def test_sparse_fit_is_the_same_on_1_and_2_threads():
+    """A fit whose batches are large enough for the parallel first-layer
+    products gives the bits of a one-thread fit."""
+    S = _sparse(600, 3000, 0.02, seed=4)
+    y = np.random.default_rng(4).integers(0, 3, 600)
+    out = []
+    for nth in (1, 2):
+        old = jm.get_num_threads()
+        jm.set_num_threads(nth)
+        try:
+            m = jm.MLP([3000, 64, 3], loss="cross_entropy", seed=0)
+            jm.Trainer(m, jm.Adam(lr=1e-3), batch_size=200, epochs=2,
+                       seed=0).fit(S, y)
+        finally:
+            jm.set_num_threads(old)
+        out.append(m.params.tobytes())
+    assert out[0] == out[1]
 
 
 def test_workspace_has_no_input_block():

@@ -169,4 +169,5 @@ def make_workspace(layout, capacity, y_cols, dtype, sparse=False):
         sp_data=np.zeros(0, dtype) if sparse else None,
         sp_indices=np.zeros(0, np.int64) if sparse else None,
         sp_indptr=np.zeros(0, np.int64) if sparse else None,
-        sp_rows=np.zeros(B, np.int64) if sparse else None)
+        sp_rows=np.zeros(B, np.int64) if sparse else None,
+        sp_threads=np.ones(1, np.int64) if sparse else None)

@@ -11,7 +11,7 @@ from .consts import (N_IN, N_OUT, OFF_W, STOP_GRAD, STOP_LOSS, STOP_STATS,
                      STOP_UPDATE, X_OUT)
 from .dense import _block, backward_batch, forward_batch
 from .losses import loss_and_delta, target_cols
-from .sparse import note_row
+from .sparse import note_row, note_threads
 from .update import (_update_parallel, parallel_parts, undo_update,
                      update_segments)
 
@@ -161,6 +161,7 @@ def _epoch_steps(net, hy, st, grad, ws, X, Y, plan, out, parallel):
     weighted = yc > target_cols(net.loss, lay[nl - 1, N_OUT])
     yb = ws.y
     info[0] = 0
+    note_threads(ws, plan.n_threads)
     for s in range(plan.s_begin, plan.s_end):
         start = s * batch_size
         B = min(batch_size, n - start)

@@ -34,6 +34,7 @@ made no difference in the step's own order (forward ~1.8-1.9 ms, zeroing +
 scatter ~2.3-2.5 ms with and without), nor did scattering in column order
 (a per-batch counting sort: 2.4 vs 1.8 ms, ~2 entries per touched row).
 """
+from numba import prange
 from numba.core import types
 from numba.extending import overload
 
@@ -80,6 +81,23 @@ def _note_row_jit(ws, i, r):
     return impl
 
 
+def note_threads(ws, n):
+    """Let the first layer's sparse products use ``n`` threads (no-op for
+    dense input)."""
+    if ws.sp_threads is not None:
+        ws.sp_threads[0] = n
+
+
+@overload(note_threads)
+def _note_threads_jit(ws, n):
+    if _dense_type(ws):
+        return lambda ws, n: None
+
+    def impl(ws, n):
+        ws.sp_threads[0] = n
+    return impl
+
+
 def first_layer_mm(ws, B, W, z):
     """z = X[rows] @ W of a sparse X (no-op for dense input)."""
     if ws.sp_indptr is not None:
@@ -90,7 +108,14 @@ def first_layer_mm(ws, B, W, z):
 def _first_layer_mm_jit(ws, B, W, z):
     if _dense_type(ws):
         return lambda ws, B, W, z: None
-    return lambda ws, B, W, z: sparse_rows_mm(ws, B, W, z)
+
+    def impl(ws, B, W, z):
+        nth = _threads_for(ws, B, W.shape[1])
+        if nth > 1:
+            sparse_rows_mm_parallel(ws, B, W, z, nth)
+        else:
+            sparse_rows_mm(ws, B, W, z)
+    return impl
 
 
 def first_layer_grad(ws, B, delta, dW):
@@ -103,7 +128,14 @@ def first_layer_grad(ws, B, delta, dW):
 def _first_layer_grad_jit(ws, B, delta, dW):
     if _dense_type(ws):
         return lambda ws, B, delta, dW: None
-    return lambda ws, B, delta, dW: sparse_rows_grad(ws, B, delta, dW)
+
+    def impl(ws, B, delta, dW):
+        nth = _threads_for(ws, B, dW.shape[1])
+        if nth > 1:
+            sparse_rows_grad_parallel(ws, B, delta, dW, nth)
+        else:
+            sparse_rows_grad(ws, B, delta, dW)
+    return impl
 
 
 def first_layer_add(ws, B, z):
@@ -119,17 +151,39 @@ def _first_layer_add_jit(ws, B, z):
     return lambda ws, B, z: sparse_rows_add(ws, B, z)
 
 
-# contraction (FMA) as in dense.mm_nn
-@kernel(fastmath={"contract"})
-def sparse_rows_mm(ws, B, W, z):
-    """z (B, K) = X[rows] @ W for the B batch rows ``ws.sp_rows[:B]`` of the
-    CSR X in ``ws``: each stored x_ik adds x_ik * W[k, :] to z[i, :]."""
+# Work (stored values x output width) of a batch below which the products
+# stay on one thread: a parallel region costs some microseconds to start.
+PARALLEL_WORK = 1 << 16
+
+
+@kernel()
+def _threads_for(ws, B, K):
+    """The thread count for the first layer's sparse products of this batch:
+    ``ws.sp_threads[0]`` (the epoch kernel's count, which the trainer's
+    thread governor chooses; not numba.get_num_threads(), which would stop
+    the kernels from being cached) when the batch holds at least
+    PARALLEL_WORK / K stored values, else 1.  The results do not depend on
+    it (see the *_parallel kernels)."""
+    nth = ws.sp_threads[0]
+    if nth < 2:
+        return 1
+    rows = ws.sp_rows
+    indptr = ws.sp_indptr
+    nnz = 0
+    for i in range(B):
+        nnz += indptr[rows[i] + 1] - indptr[rows[i]]
+    return nth if nnz * K >= PARALLEL_WORK else 1
+
+
+@kernel(inline="always", fastmath={"contract"})
+def _rows_mm(ws, i0, i1, W, z):
+    """Rows i0 <= i < i1 of z = X[rows] @ W (see sparse_rows_mm)."""
     data = ws.sp_data
     indices = ws.sp_indices
     indptr = ws.sp_indptr
     rows = ws.sp_rows
     K = W.shape[1]
-    for i in range(B):
+    for i in range(i0, i1):
         zi = z[i]
         for j in range(K):
             zi[j] = 0.0
@@ -139,6 +193,55 @@ def sparse_rows_mm(ws, B, W, z):
             wk = W[indices[p]]
             for j in range(K):
                 zi[j] += v * wk[j]
+
+
+@kernel(fastmath={"contract"}, parallel=True)
+def sparse_rows_mm_parallel(ws, B, W, z, nth):
+    """:func:`sparse_rows_mm` with the batch rows split into ``nth`` blocks,
+    one per thread: every z[i, :] is summed by one thread in the same order,
+    so the result is bitwise that of one thread."""
+    for c in prange(nth):
+        _rows_mm(ws, c * B // nth, (c + 1) * B // nth, W, z)
+
+
+@kernel(fastmath={"contract"}, parallel=True)
+def sparse_rows_grad_parallel(ws, B, delta, dW, nth):
+    """:func:`sparse_rows_grad` with the features split into ``nth`` ranges,
+    one per thread: each thread zeroes its rows of dW and walks all of the
+    batch's stored values in the same order, adding those of its features,
+    so that every row of dW is summed in the one-thread order (bitwise the
+    same result)."""
+    d = dW.shape[0]
+    K = dW.shape[1]
+    data = ws.sp_data
+    indices = ws.sp_indices
+    indptr = ws.sp_indptr
+    rows = ws.sp_rows
+    for c in prange(nth):
+        lo = c * d // nth
+        hi = (c + 1) * d // nth
+        for k in range(lo, hi):
+            gk = dW[k]
+            for j in range(K):
+                gk[j] = 0.0
+        for i in range(B):
+            di = delta[i]
+            r = rows[i]
+            for p in range(indptr[r], indptr[r + 1]):
+                k = indices[p]
+                if lo <= k < hi:
+                    v = data[p]
+                    gk = dW[k]
+                    for j in range(K):
+                        gk[j] += v * di[j]
+
+
+# contraction (FMA) as in dense.mm_nn
+@kernel(fastmath={"contract"})
+def sparse_rows_mm(ws, B, W, z):
+    """z (B, K) = X[rows] @ W for the B batch rows ``ws.sp_rows[:B]`` of the
+    CSR X in ``ws``: each stored x_ik adds x_ik * W[k, :] to z[i, :]."""
+    _rows_mm(ws, 0, B, W, z)
 
 
 @kernel(fastmath={"contract"})

@@ -35,6 +35,9 @@ allocation per batch.
               for dense input, where x^(0) is the head of ``x``
     sp_rows   sparse input: the rows of X in the current batch, (B,) int64;
               with sparse input ``x`` holds no x^(0) block
+    sp_threads  sparse input: (1,) int64, the threads the first layer's
+              sparse products may use (the epoch kernel writes its plan's
+              count; 1 elsewhere); results do not depend on it
 
 ``OptHyper`` (built by the optimizer): its update rule and hyper-parameters,
 PyTorch's names.  ``OptState``: the state buffers in the params layout, in
@@ -53,7 +56,7 @@ Net = namedtuple("Net", ["layout", "segments", "params", "stats", "loss",
 Workspace = namedtuple("Workspace", ["x", "dphi", "xhat", "rstd", "feat",
                                      "dx", "delta", "y", "stats_before",
                                      "sp_data", "sp_indices", "sp_indptr",
-                                     "sp_rows"])
+                                     "sp_rows", "sp_threads"])
 
 OptHyper = namedtuple("OptHyper", [
     "rule",            # int, consts.RULE_*
