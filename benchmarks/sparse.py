@@ -2,7 +2,7 @@
 text-classification-shaped problem, same hyper-parameters.
 
     python benchmarks/sparse.py [--n 10000] [--d 50000] [--epochs 5]
-                                [--repeats 2] [--threads 1]
+                                [--repeats 2] [--threads N]
 
 The corpus is generated: ``--n`` documents of ~``--words`` tokens over a
 vocabulary of ``--d`` words, background words drawn from a Zipf law and a
@@ -69,8 +69,10 @@ def main():
     p.add_argument("--dtype", default="float64",
                    choices=("float64", "float32"),
                    help="dtype of X and of both networks")
-    p.add_argument("--threads", type=int, default=1,
-                   help="BLAS and Numba threads for both libraries")
+    p.add_argument("--threads", type=int, default=None,
+                   help="BLAS and Numba threads for both libraries (default: "
+                        "Numba's default, all cores, which is also what "
+                        "scikit-learn's BLAS uses by default)")
     args = p.parse_args()
 
     import numba
@@ -82,6 +84,8 @@ def main():
     import jitmlp as jm
 
     warnings.simplefilter("ignore", ConvergenceWarning)
+    if args.threads is None:
+        args.threads = numba.config.NUMBA_NUM_THREADS
     numba.set_num_threads(args.threads)
     docs, y = corpus(args.n, args.d, args.words, args.signal)
     X = TfidfVectorizer(token_pattern=r"\S+").fit_transform(docs)
