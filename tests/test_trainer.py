@@ -383,3 +383,85 @@ def test_checked_settings_cache_survives_pickling():
     tr2.optimizer.lr = "x"
     with pytest.raises((TypeError, ValueError)):
         tr2.step(X, X[:, 0])
+
+
+@pytest.mark.parametrize("make, attr, value", [
+    (lambda: jm.SGD(lr=0.01, momentum=0.9, nesterov=True), "nesterov", 1),
+    (lambda: jm.Adam(), "amsgrad", 0),
+    (lambda: jm.SGD(), "weight_decay", False),
+    (lambda: jm.SGD(lr=1.0), "lr", True),            # True == 1.0
+    (lambda: jm.Adam(), "lr", np.array([1e-3])),
+    (lambda: jm.Adam(), "lr", np.array([1e-2, 1e-3])),
+    (lambda: jm.Adam(), "betas", (0.9, np.array(0.999))),
+])
+def test_optimizer_setting_of_another_type_is_refused_after_steps(
+        make, attr, value):
+    """An equal value of a refused type (a bool for a float, an int for a
+    bool flag, an array) is refused after steps as on a fresh optimizer,
+    with the setting's name, before anything moves."""
+    X = np.random.default_rng(0).standard_normal((16, 3))
+    opt = make()
+    tr = jm.Trainer(jm.MLP([3, 4, 1], seed=0), opt, batch_size=8, seed=0)
+    tr.step(X[:8], X[:8, 0])
+    params, t = tr.model.params.copy(), opt.t
+    setattr(opt, attr, value)
+    for call in (lambda: tr.step(X[8:], X[8:, 0]),
+                 lambda: tr.fit(X, X[:, 0]),
+                 lambda: opt.step(tr.model, np.ones(tr.model.n_params))):
+        with pytest.raises(TypeError, match=attr):
+            call()
+    np.testing.assert_array_equal(tr.model.params, params)
+    assert opt.t == t
+
+
+def test_array_trainer_setting_is_named_after_steps():
+    X = np.random.default_rng(0).standard_normal((16, 3))
+    tr = jm.Trainer(jm.MLP([3, 4, 1], seed=0), jm.SGD(lr=0.01), batch_size=8)
+    tr.step(X[:8], X[:8, 0])
+    tr.min_delta = np.array([0.0, 0.1])
+    with pytest.raises(TypeError, match="min_delta"):
+        tr.step(X[8:], X[8:, 0])
+
+
+@pytest.mark.parametrize("make, key, value", [
+    (lambda: jm.Adagrad(lr=0.1), "sum", -1e-12),
+    (lambda: jm.RMSprop(lr=0.01), "square_avg", -1e-12),
+    (lambda: jm.Adam(amsgrad=True), "max_exp_avg_sq", -1e-12),
+    (lambda: jm.Adam(), "exp_avg", np.nan),
+    (lambda: jm.Adam(), "exp_avg_sq", np.inf),
+    (lambda: jm.SGD(lr=0.01, momentum=0.9), "momentum_buffer", -np.inf),
+])
+def test_state_values_written_in_place_are_checked_every_step(make, key,
+                                                              value):
+    """State values written into the buffers in place between steps are
+    refused with a ValueError naming the buffer, before anything moves
+    (not trained on, and not a DivergenceError after a reset of the
+    moments)."""
+    X = np.random.default_rng(0).standard_normal((16, 3))
+    opt = make()
+    tr = jm.Trainer(jm.MLP([3, 4, 1], seed=0), opt, batch_size=8, seed=0)
+    tr.step(X[:8], X[:8, 0])
+    opt.state[key][1] = value
+    params, t = tr.model.params.copy(), opt.t
+    state = {k: v.copy() for k, v in opt.state.items()}
+    with pytest.raises(ValueError, match=key):
+        tr.step(X[8:], X[8:, 0])
+    np.testing.assert_array_equal(tr.model.params, params)
+    assert opt.t == t
+    for k, v in state.items():
+        np.testing.assert_array_equal(opt.state[k], v)
+
+
+def test_fit_reset_with_a_bad_setting_changes_nothing():
+    X = np.random.default_rng(0).standard_normal((32, 3))
+    tr = jm.Trainer(jm.MLP([3, 4, 1], seed=0), jm.Adam(lr=1e-2),
+                    batch_size=8, epochs=1, seed=0)
+    tr.fit(X, X[:, 0])
+    state = {k: v.copy() for k, v in tr.optimizer.state.items()}
+    t, epoch, hist = tr.optimizer.t, tr.epoch, len(tr.history)
+    tr.optimizer.lr = -1.0
+    with pytest.raises(ValueError, match="lr"):
+        tr.fit(X, X[:, 0], reset=True)
+    assert (tr.optimizer.t, tr.epoch, len(tr.history)) == (t, epoch, hist)
+    for k, v in state.items():
+        np.testing.assert_array_equal(tr.optimizer.state[k], v)

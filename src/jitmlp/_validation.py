@@ -223,3 +223,36 @@ def with_weight_column(Y, w, dtype):
     """The kernels' target block with the weights as its last column."""
     return _kernel_array(np.concatenate(
         [Y, np.asarray(w, dtype=dtype).reshape(-1, 1)], axis=1), dtype)
+
+
+_SIMPLE = (bool, int, float, str, type(None), np.bool_, np.integer,
+           np.floating)
+
+
+def settings_key(settings):
+    """A key equal to another exactly when every setting has the same type
+    and value (so True and 1 differ); None when some value is not a plain
+    scalar or a tuple of them (an array, a list ...): such settings cannot
+    be compared safely and are validated every time.  NaN never equals
+    itself, so a NaN setting is always validated (and refused).
+
+    Parameters
+    ----------
+    settings : dict
+        Name -> value.
+
+    Returns
+    -------
+    tuple or None
+    """
+    key = []
+    for name, v in settings.items():
+        if isinstance(v, tuple):
+            if not all(isinstance(e, _SIMPLE) for e in v):
+                return None
+            key.append((name, tuple, tuple((type(e), e) for e in v)))
+        elif isinstance(v, _SIMPLE):
+            key.append((name, type(v), v))
+        else:
+            return None
+    return tuple(key)

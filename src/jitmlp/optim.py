@@ -13,12 +13,14 @@ Adding an optimizer: its rule and ``RULE_*`` code (kernels), a subclass here
 (``rule``, ``_buffers``, ``_hyper``, ``get_config``), its export in
 ``jitmlp/__init__.py`` and its entry in the tests' optimizer table.
 """
+import math
 import numbers
 
 import numba
 import numpy as np
 
 from . import _validation as V
+from ._validation import settings_key
 from ._errors import DivergenceError
 from .kernels import apply_update, undo_update
 from .kernels.update import parallel_parts
@@ -139,7 +141,7 @@ class Optimizer:
             raise TypeError(f"{type(self).__name__} has no update rule; use "
                             f"SGD, Adam, AdamW, RMSprop or Adagrad")
         cache = self.__dict__.get("_checked")
-        if cache is not None and cache[0] == tuple(self.get_config().items()):
+        if cache is not None and cache[0] == settings_key(self.get_config()):
             return cache[1]
         fields = dict(_HYPER_DEFAULTS, weight_decay=self.weight_decay)
         fields.update(self._hyper())
@@ -197,14 +199,7 @@ class Optimizer:
         >>> {k: (v.shape, str(v.dtype)) for k, v in opt.state.items()}
         {'exp_avg': ((21,), 'float32'), 'exp_avg_sq': ((21,), 'float32')}
         """
-        config = tuple(self.get_config().items())
-        cache = self.__dict__.get("_checked")
-        if cache is None or cache[0] != config:
-            # validate through the constructor and the kernel tuple; a
-            # repeated bind with unchanged settings (Trainer.step every
-            # step) skips it
-            type(self)(**self.get_config())
-            self.__dict__["_checked"] = cache = (config, self.hyper(), {})
+        self._check_hyper()
         if isinstance(self.t, bool) or not isinstance(self.t, numbers.Integral) \
                 or not 0 <= self.t < _MAX_STEPS:
             raise ValueError(f"optimizer.t must be an integer in [0, 2**62); "
@@ -219,17 +214,18 @@ class Optimizer:
                     and a.flags.writeable and a.size == P)
         ok = (isinstance(self.state, dict)
               and all(fits(self.state.get(k)) for k in need))
-        seen = cache[2]   # buffers already checked (held: identity holds)
         if ok:
             for k in need:
                 a = self.state[k]
-                if seen.get(k) is a and seen.get("params") is model.params:
-                    continue  # since checked, only the guarded update wrote
                 if np.shares_memory(a, model.params):
                     raise ValueError(f"optimizer state {k!r} shares memory "
                                      f"with the model's parameters")
-                if not np.isfinite(a).all() or (
-                        k in _NONNEGATIVE and (a < 0).any()):
+                # every bind (values may be written in place between steps):
+                # min and max, two passes without temporaries; NaN
+                # propagates into both
+                lo, hi = (a.min(), a.max()) if a.size else (0.0, 0.0)
+                if not (math.isfinite(lo) and math.isfinite(hi)) or (
+                        k in _NONNEGATIVE and lo < 0):
                     raise ValueError(f"optimizer state {k!r} holds "
                                      f"non-finite" + (" or negative" if k in
                                                       _NONNEGATIVE else "")
@@ -245,8 +241,20 @@ class Optimizer:
             self.state = {k: np.zeros(P, model.dtype) for k in need}
         else:   # keep only what the rule uses (settings may have changed)
             self.state = {k: self.state[k] for k in need}
-        seen.clear()
-        seen.update(self.state, params=model.params)
+
+    def _check_hyper(self):
+        """Validate the hyper-parameters (through the constructor, which
+        names a bad one) and build their kernel tuple; skipped while they
+        are unchanged since the last check (compared by type and value;
+        anything but plain scalars is checked every time)."""
+        key = settings_key(self.get_config())
+        cache = self.__dict__.get("_checked")
+        if key is None or cache is None or cache[0] != key:
+            type(self)(**self.get_config())
+            self.__dict__.pop("_checked", None)
+            hy = self.hyper()
+            if key is not None:
+                self.__dict__["_checked"] = (key, hy)
 
     def __getstate__(self):
         state = dict(self.__dict__)

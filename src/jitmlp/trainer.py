@@ -417,8 +417,9 @@ class Trainer:
         """
         snap = self._settings_snapshot()
         last = self.__dict__.get("_checked_settings")
-        if last is not None and last[1] == snap[1] and len(last[0]) == \
-                len(snap[0]) and all(a is b for a, b in zip(last[0], snap[0])):
+        if last is not None and snap[1] is not None and last[1] == snap[1] \
+                and len(last[0]) == len(snap[0]) \
+                and all(a is b for a, b in zip(last[0], snap[0])):
             return
         if not isinstance(self.model, MLP):
             raise TypeError(f"model must be a jitmlp.MLP; got "
@@ -478,8 +479,7 @@ class Trainer:
         cbs = d.get("callbacks")
         objects = (d.get("model"), d.get("optimizer"), d.get("schedule"),
                    cbs) + (tuple(cbs) if isinstance(cbs, list) else ())
-        values = tuple(map(d.get, self._SETTINGS))
-        return objects, (values, tuple(map(type, values)))
+        return objects, V.settings_key({k: d.get(k) for k in self._SETTINGS})
 
     def __setstate__(self, state):
         state.setdefault("comm", None)
@@ -915,6 +915,8 @@ class Trainer:
         DivergenceError True
         """
         self._check_settings()
+        # hyper-parameters before anything (reset=True clears state)
+        self.optimizer._check_hyper()
         m = self.model
         n_epochs = self.epochs if epochs is None else V.positive_int(
             "epochs", epochs)
