@@ -312,8 +312,9 @@ class ThreadGovernor:
     (Ctrl-C, progress); the governor keeps the thread count of the last
     chunks and now and then runs a short probe chunk (a quarter of the
     steps) one rung away on the ladder ``budget, budget/2, ..., 1``; a probe
-    that is ``MARGIN`` faster per step wins.  Probes that lose come
-    exponentially rarer (every 2, 4, ..., ``MAX_WAIT`` chunks; 4x rarer
+    that is ``MARGIN`` faster per step wins.  On the budget, a lost probe
+    defers the next one by ``MAX_WAIT`` chunks; below it, probes that lose
+    come exponentially rarer (every 2, 4, ..., ``MAX_WAIT`` chunks; 4x rarer
     after one that took more than twice as long); a chunk ``SLOWDOWN`` times
     slower per step than the last ones (the machine got busy) forgets the
     old timings and brings the next probe forward.
@@ -426,9 +427,17 @@ class ThreadGovernor:
             self.wait = 4
         else:
             self.direction = -self.direction   # next time the other side
-            # a probe that lost by far is not worth repeating soon
-            grow = 4 if per > 2.0 * cur else 2
-            self.backoff = min(grow * self.backoff, self.MAX_WAIT)
+            if self.rung == 0:
+                # on the budget, a lost probe says the machine has the
+                # cores: probe again only after a slowdown (see above) or
+                # MAX_WAIT chunks (each early probe cost a short fit ~10 %,
+                # measured on MNIST: median 85-90k samples/s governed
+                # against 96k on a fixed 2 threads)
+                self.backoff = self.MAX_WAIT
+            else:
+                # a probe that lost by far is not worth repeating soon
+                grow = 4 if per > 2.0 * cur else 2
+                self.backoff = min(grow * self.backoff, self.MAX_WAIT)
             self.wait = self.backoff
         self.probe = None
 
