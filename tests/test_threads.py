@@ -150,6 +150,23 @@ def test_governor_leaves_two_threads_alone_on_a_quiet_machine(threads):
     assert jm.get_num_threads() == 2
 
 
+def test_governor_is_not_fooled_by_a_slow_first_chunk(threads):
+    """A cold first chunk (thread start-up, caches) three times slower than
+    the rest is no reason to leave the budget: the probe is compared with
+    the best recent chunk."""
+    threads(2)
+    gov = ThreadGovernor()
+    gov.start("a")
+    try:
+        clock = _Clock({2: 3.0, 1: 1.6})
+        clock.run(gov, 1)                     # cold
+        clock.per_step = {2: 1.0, 1: 1.6}
+        seen = clock.run(gov, 60)
+    finally:
+        gov.stop()
+    assert seen.count(1) == 1 and seen[-1] == 2
+
+
 def test_governor_moves_to_one_thread_when_the_machine_is_busy(threads):
     threads(2)
     gov = ThreadGovernor()
