@@ -19,7 +19,7 @@ Reports, samples/s:
              the machine gives 2 processes (shared caches, memory bandwidth,
              turbo); efficiency = rank2 / (2 * rank1), ceiling = that sum /
              (2 * solo)
-Needs mpi4py and mpiexec (pip install "jitmlp[mpi]").
+Needs mpi4py and mpiexec (pip install -e ".[mpi]" in the repository).
 """
 import argparse
 import json
@@ -112,7 +112,8 @@ def main(argv=None):
     if not os.access(mpiexec, os.X_OK):
         mpiexec = shutil.which("mpiexec")
     if mpiexec is None:
-        sys.exit("mpiexec not found: pip install 'jitmlp[mpi]'")
+        sys.exit("mpiexec not found: pip install -e '.[mpi]' in the "
+                 "repository")
     me = [os.path.abspath(__file__), "--steps", str(a.steps), "--epochs",
           str(a.epochs)]
     solo_cmd = [sys.executable] + me + ["--worker", "solo"]

@@ -6,8 +6,8 @@ are averaged every step, BatchNorm statistics are those of the global batch,
 and every rank ends with the same parameters.  Rank 0 prints the History and
 saves the model.  Also runs as a single process (without mpiexec).
 
-    pip install "jitmlp[mpi]"
-    mpiexec -n 2 python -m mpi4py examples/distributed.py [--quick]
+    pip install -e ".[mpi]"          # in the repository's clone
+    mpiexec -bind-to core -n 2 python -m mpi4py examples/distributed.py [--quick]
 """
 import argparse
 import os
@@ -58,7 +58,10 @@ def main():
         print(f"{comm.size} rank(s), {X.shape[0]} rows on rank 0: {hist}")
         path = os.path.join(outdir, "model.npz")
         model.save(path)
-        print(f"saved {path}; validation accuracy {hist.val_accuracy[-1]:.3f}")
+        # early stopping put the best epoch's weights back: report theirs
+        i = hist.best_epoch if hist.stopped_early else -1
+        print(f"saved {path}; validation accuracy of the saved weights "
+              f"{hist.val_accuracy[i]:.3f}")
 
 
 if __name__ == "__main__":

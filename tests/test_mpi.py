@@ -3,7 +3,7 @@
 Each test launches its own ``mpiexec -n 2 python -m mpi4py script`` on a
 script of tests/mpi/ (the scripts assert on every rank and print "OK ...").
 Skipped, with the reason shown, when mpi4py or its mpiexec is missing
-(``pip install "jitmlp[mpi]"``; the ``test`` extra installs both).
+(``pip install -e ".[mpi]"``; the ``test`` extra installs both).
 """
 import os
 import shutil
@@ -34,7 +34,7 @@ def find_mpiexec():
 MPIEXEC = find_mpiexec()
 needs_mpi = pytest.mark.skipif(
     not HAVE_MPI4PY or MPIEXEC is None,
-    reason="mpi4py or mpiexec not installed (pip install 'jitmlp[mpi]')")
+    reason="mpi4py or mpiexec not installed (pip install -e '.[mpi]')")
 
 
 def env(**extra):

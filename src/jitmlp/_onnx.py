@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 OPSET = 17              # LayerNormalization is opset 17
-INSTALL_HINT = 'pip install "jitmlp[onnx]"'
+INSTALL_HINT = 'pip install onnx onnxruntime (the "onnx" extra)'
 
 
 def require_onnx():
