@@ -211,6 +211,32 @@ def sparse_rows_mm_parallel(ws, B, W, z, nth):
         _rows_mm(ws, c * B // nth, (c + 1) * B // nth, W, z)
 
 
+@kernel(inline="always", fastmath={"contract"})
+def _rows_grad(ws, B, delta, dW, lo, hi):
+    """Rows lo <= k < hi of dW = X[rows].T @ delta: zeroed, then every stored
+    x_ik with k in range scatters x_ik * delta[i, :] into row k, in the
+    order of the batch's stored values (see sparse_rows_grad)."""
+    K = dW.shape[1]
+    data = ws.sp_data
+    indices = ws.sp_indices
+    indptr = ws.sp_indptr
+    rows = ws.sp_rows
+    for k in range(lo, hi):
+        gk = dW[k]
+        for j in range(K):
+            gk[j] = 0.0
+    for i in range(B):
+        di = delta[i]
+        r = rows[i]
+        for p in range(indptr[r], indptr[r + 1]):
+            k = indices[p]
+            if lo <= k < hi:
+                v = data[p]
+                gk = dW[k]
+                for j in range(K):
+                    gk[j] += v * di[j]
+
+
 @kernel(fastmath={"contract"}, parallel=True)
 def sparse_rows_grad_parallel(ws, B, delta, dW, nth):
     """:func:`sparse_rows_grad` with the features split into ``nth`` ranges,
@@ -219,28 +245,8 @@ def sparse_rows_grad_parallel(ws, B, delta, dW, nth):
     so that every row of dW is summed in the one-thread order (bitwise the
     same result)."""
     d = dW.shape[0]
-    K = dW.shape[1]
-    data = ws.sp_data
-    indices = ws.sp_indices
-    indptr = ws.sp_indptr
-    rows = ws.sp_rows
     for c in prange(nth):
-        lo = c * d // nth
-        hi = (c + 1) * d // nth
-        for k in range(lo, hi):
-            gk = dW[k]
-            for j in range(K):
-                gk[j] = 0.0
-        for i in range(B):
-            di = delta[i]
-            r = rows[i]
-            for p in range(indptr[r], indptr[r + 1]):
-                k = indices[p]
-                if lo <= k < hi:
-                    v = data[p]
-                    gk = dW[k]
-                    for j in range(K):
-                        gk[j] += v * di[j]
+        _rows_grad(ws, B, delta, dW, c * d // nth, (c + 1) * d // nth)
 
 
 # contraction (FMA) as in dense.mm_nn
@@ -256,22 +262,7 @@ def sparse_rows_grad(ws, B, delta, dW):
     """dW (d, K) = X[rows].T @ delta (B, K): dW is zeroed, then every stored
     x_ik scatters x_ik * delta[i, :] into row k (duplicate entries add up,
     as in scipy's ``toarray``)."""
-    data = ws.sp_data
-    indices = ws.sp_indices
-    indptr = ws.sp_indptr
-    rows = ws.sp_rows
-    K = dW.shape[1]
-    flat = dW.reshape(dW.shape[0] * K)
-    for q in range(flat.shape[0]):
-        flat[q] = 0.0
-    for i in range(B):
-        di = delta[i]
-        r = rows[i]
-        for p in range(indptr[r], indptr[r + 1]):
-            v = data[p]
-            gk = dW[indices[p]]
-            for j in range(K):
-                gk[j] += v * di[j]
+    _rows_grad(ws, B, delta, dW, 0, dW.shape[0])
 
 
 @kernel()
