@@ -1,5 +1,7 @@
 """Compile and cache-load cost: import time, the first fit in a fresh process
-with an empty Numba cache, with a warm cache, and the second fit.
+with an empty Numba cache, with a warm cache, the second fit, the first
+predict after them, and the sum to a first prediction (import + first fit +
+first predict).
 
     python benchmarks/compile_time.py
 
@@ -39,14 +41,17 @@ def run(dtype, cache_dir):
 
 def main():
     print(f"{'dtype':8s} {'cache':6s} {'import':>8s} {'1st fit':>8s} "
-          f"{'2nd fit':>8s} {'1st - 2nd':>9s}")
+          f"{'2nd fit':>8s} {'1st - 2nd':>9s} {'predict':>8s} "
+          f"{'to 1st prediction':>17s}")
     for dtype in ("float32", "float64"):
         with tempfile.TemporaryDirectory() as d:
             for label in ("empty", "warm", "warm"):
                 r = run(dtype, d)
                 print(f"{dtype:8s} {label:6s} {r['t_import']:8.2f} "
                       f"{r['first']:8.2f} {r['second']:8.3f} "
-                      f"{r['first'] - r['second']:9.2f}")
+                      f"{r['first'] - r['second']:9.2f} "
+                      f"{r['predict']:8.3f} "
+                      f"{r['t_import'] + r['first'] + r['predict']:17.2f}")
 
 
 if __name__ == "__main__":

@@ -302,8 +302,9 @@ print("CACHE", _jit.CACHE, _jit.CACHE_DIR)
 @slow
 @needs_unprivileged
 def test_read_only_install_without_home_imports_and_trains():
-    """Slow (~30 s): compiles the float32 training and predict kernels cold,
-    in a cache folder of its own -- the one cold compile of the suite."""
+    """Slow (~30 s): compiles the float32 training kernels cold, in a cache
+    folder of its own -- the one cold compile of the suite -- and checks
+    that prediction then compiles nothing (issue 10 item 4)."""
     preexec, who = _unprivileged()
     top = tempfile.mkdtemp(prefix="jitmlp-ro-")
     try:
@@ -324,7 +325,11 @@ X = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32)
 y = X.sum(axis=1)
 m = jm.MLP([4, 8, 1], dtype="float32", seed=0)
 jm.Trainer(m, jm.Adam(lr=1e-2), batch_size=16, epochs=2).fit(X, y)
-p = m.predict(X[:5])
+from numba.core import event
+with event.install_recorder("numba:compile") as rec:   # issue 10 item 4
+    p = m.predict(X[:5])
+    m.loss(X, y)
+print("PREDICT COMPILED", [str(e.data["dispatcher"]) for _, e in rec.buffer])
 assert p.shape == (5,) and np.isfinite(p).all()
 print("CACHED", sorted(os.listdir(_jit.CACHE_PATH))[:3])
 print("MODE", oct(os.stat(_jit.CACHE_DIR).st_mode & 0o777))
@@ -338,6 +343,8 @@ print("MODE", oct(os.stat(_jit.CACHE_DIR).st_mode & 0o777))
         assert "NUMBA_CACHE_DIR" in out and fallback in out, out
         assert ".nbi" in out.split("CACHED", 1)[1], out
         assert "MODE 0o700" in out, out
+        # prediction after a cold fit: the training kernels serve it
+        assert "PREDICT COMPILED []" in out, out
     finally:
         _make_writable(top)
         shutil.rmtree(top, ignore_errors=True)

@@ -552,3 +552,38 @@ def test_ctrl_c_in_step_and_in_a_long_validation_pass(tmp_path, mode):
         assert res["replay_equal"] and res["t"] > 1
     else:
         assert res["consistent"]
+
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1",
+                    reason="nothing compiles with NUMBA_DISABLE_JIT=1")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_prediction_compiles_nothing_after_a_fit(dtype):
+    """Issue 10 item 4: predict, forward (both modes), loss and validation
+    run on the training kernels, so after a fit nothing compiles for them
+    (a kernel loaded from the disk cache is no compile event; the cold case
+    is checked by test_processes' read-only install, whose cache starts
+    empty)."""
+    import scipy.sparse as sp
+    from numba.core import event
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 6))
+    X[X < 0.5] = 0.0
+    y = rng.integers(0, 3, 300)
+    for kw in (dict(), dict(norm="batch"), dict(dropout=0.3),
+               dict(norm="layer")):
+        for Xin in (X, sp.csr_matrix(X)):
+            m = jm.MLP([6, 8, 3], loss="cross_entropy", dtype=dtype, seed=0,
+                       **kw)
+            tr = jm.Trainer(m, jm.Adam(lr=1e-2), batch_size=32, seed=0)
+            tr.fit(Xin, y, epochs=1)
+            with event.install_recorder("numba:compile") as rec:
+                tr.fit(Xin, y, epochs=1, validation_data=(Xin, y))
+                m.train()
+                m.forward(Xin)
+                m.loss(Xin, y, sample_weight=np.ones(300))
+                m.eval()
+                m.predict(Xin)
+                m.loss(Xin, y)
+            assert not rec.buffer, (kw, [str(e.data["dispatcher"])
+                                         for _, e in rec.buffer])

@@ -13,13 +13,15 @@ from . import registry as R
 from ._errors import NonFiniteOutputError
 from ._layout import build_layout, make_workspace, sparse_table
 from ._sparse import CSRRows
-from .kernels import batch_loss_grad, forward_batch, forward_rows, gather
+from .kernels import batch_loss_grad, forward_batch, gather
+from .kernels.losses import loss_and_delta
 from .kernels import consts as C
 from .kernels.structs import Net
 
 FORMAT = _io.FORMAT
 FORMAT_VERSION = _io.FORMAT_VERSION
 _PREDICT_CHUNK = 1024
+_PREDICT_UNITS = 1 << 20
 # workspaces up to this size stay cached on the model between calls; larger
 # ones (a full-batch loss_and_grad on 50k rows took 565 MiB) are freed after
 # the call that needed them
@@ -764,23 +766,51 @@ class MLP:
 
     def _run_rows(self, Xc, Yc, loss_code, want_out):
         """Forward all rows in chunks (one chunk for BatchNorm in training
-        mode); returns (h or an empty array, the summed loss)."""
+        mode); returns (h or an empty array, the summed loss).
+
+        The loop is Python over the training kernels themselves
+        (``forward_batch``, ``loss_and_delta``, called with the argument
+        types the training loop uses): after a fit nothing compiles for
+        prediction, and before one only the forward pass does.  Chunks are
+        ``_PREDICT_CHUNK`` rows or more for narrow networks (about
+        ``_PREDICT_UNITS`` activations a chunk), so that the ~30 us of a
+        kernel call stay small beside a chunk's work."""
         n = Xc.shape[0]
         if self._batch_norm_in_training():
             if n < 2:
                 raise ValueError(V.BN_TWO_ROWS + f"; got {n} sample")
             chunk = n
         else:
-            chunk = min(n, _PREDICT_CHUNK)
+            chunk = min(n, max(_PREDICT_CHUNK,
+                               _PREDICT_UNITS // sum(self.sizes)))
         ycols = Yc.shape[1]
-        out = np.empty((n, self.n_outputs) if want_out else (0, 1), self.dtype)
-        order = np.arange(n, dtype=np.int64)
-        _compile.notice(forward_rows, "prediction", self.dtype)
+        k = self.n_outputs
+        out = np.empty((n, k) if want_out else (0, 1), self.dtype)
+        _compile.notice(forward_batch, "prediction", self.dtype)
+        training = bool(self.training)
+        step = int(self.dropout_step)
+        total = 0.0
         with self._lock:   # the cached workspace is shared by the threads
             net, ws, Xk = self._kernel_inputs(Xc, chunk, ycols)
-            total = forward_rows(net, ws, Xk, Yc, order, chunk,
-                                 self.training, loss_code, out,
-                                 int(self.dropout_step))
+            d = Xk.shape[1]      # 0 for sparse X: its rows go to sp_rows
+            h_off = int(net.layout[-1, C.X_OUT])
+            for start in range(0, n, chunk):
+                B = min(chunk, n - start)
+                if d:
+                    ws.x[:B * d].reshape(B, d)[...] = Xk[start:start + B]
+                if ws.sp_rows is not None:
+                    ws.sp_rows[:B] = np.arange(start, start + B)
+                forward_batch(net, ws, B, training, False, False, step,
+                              start)
+                h = ws.x[B * h_off:B * (h_off + k)].reshape(B, k)
+                if want_out:
+                    out[start:start + B] = h
+                if loss_code >= 0:
+                    y = ws.y[:B * ycols].reshape(B, ycols)
+                    y[...] = Yc[start:start + B]
+                    total += loss_and_delta(
+                        h, y, loss_code, ws.delta[:B * k].reshape(B, k),
+                        1.0, False, net.huber_delta)
         return out, total
 
     def forward(self, X):

@@ -19,12 +19,11 @@ from .epoch import (batch_loss_grad, gather, train_epoch,
 from .losses import loss_and_delta
 from .norm import (batchnorm_backward, batchnorm_forward, layernorm_backward,
                    layernorm_forward)
-from .predict import forward_rows
 from .update import apply_update, undo_update
 
 __all__ = [
     "apply_update", "backward_batch", "batch_loss_grad", "batchnorm_backward",
-    "batchnorm_forward", "forward_batch", "forward_rows", "gather",
+    "batchnorm_forward", "forward_batch", "gather",
     "layernorm_backward", "layernorm_forward", "loss_and_delta", "mm_nn",
     "mm_nt", "mm_tn", "train_epoch", "train_epoch_parallel", "undo_update",
 ]

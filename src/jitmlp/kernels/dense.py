@@ -58,11 +58,13 @@ _xxgemm = types.ExternalFunction("numba_xxgemm", types.intc(
     types.voidptr, types.voidptr, types.intp))
 _N = np.int8(ord("n"))
 _T = np.int8(ord("t"))
+_S = np.int8(ord("s"))   # constants: ord() in a kernel compiles Numba's
+_D = np.int8(ord("d"))   # unicode support (~0.3 s on a first run)
 
 
 @kernel(inline="always")
 def _kind(a):
-    return np.int8(ord("s")) if a.itemsize == 4 else np.int8(ord("d"))
+    return _S if a.itemsize == 4 else _D
 
 
 @kernel(inline="always")
@@ -316,9 +318,12 @@ def forward_batch(net, ws, B, training, store, update_stats, step=0, row0=0):
             dp = _block(ws.dphi, zo, B, n_out)
         else:
             dp = _block(ws.dphi, 0, 0, n_out)
-        if training and rate > 0:
+        drop = training and rate > 0
+        # one call site: activate is inlined, and each site is a copy of
+        # every activation's loops (~1 s of compile time)
+        activate(z, x, dp, act, resid and not drop)
+        if drop:
             # phi, then the mask on phi (and phi'), then the residual add
-            activate(z, x, dp, act, False)
             keep = lay.view(np.float64)[l, DROP_SCALE]
             dropout_mask(z, dp, rate, keep, net.mask_seed, step, row0,
                          lay[l, Z_OFF])
@@ -326,8 +331,6 @@ def forward_batch(net, ws, B, training, store, update_stats, step=0, row0=0):
                 for i in range(B):
                     for j in range(n_out):
                         z[i, j] += x[i, j]
-        else:
-            activate(z, x, dp, act, resid)
         if resid_sparse:
             first_layer_add(ws, B, z)
 
