@@ -317,7 +317,17 @@ class ThreadGovernor:
     come exponentially rarer (every 2, 4, ..., ``MAX_WAIT`` chunks; 4x rarer
     after one that took more than twice as long); a chunk ``SLOWDOWN`` times
     slower per step than the last ones (the machine got busy) forgets the
-    old timings and brings the next probe forward.
+    old timings and brings the next probe forward.  So does a chunk on
+    several threads that got less than ``CONTENDED`` of their CPU time
+    (process CPU seconds / (wall seconds x threads), when :meth:`record` is
+    given it): measured on 2 cores, 0.95-1.00 quiet and 0.61-0.67 with one
+    busy process for MNIST, deep_bn and wide on 2 threads.  Without it a
+    single probe that lost to noise on a loaded machine kept two threads
+    for ``MAX_WAIT`` chunks (every chunk equally slow: no slowdown to see).
+    Lost probes on such a signal come rarer too (every 1, 2, ...,
+    ``MAX_CONTENDED_WAIT`` chunks), for networks whose second thread has
+    little to do (a share near 0.5 on a quiet machine, and the same speed
+    on one thread: their probes cost nothing).
 
     The choice changes speed only, never results: the governor moves only
     between thread counts on which every product of the network gives the
@@ -334,6 +344,8 @@ class ThreadGovernor:
     SLOWDOWN = 1.3
     MAX_WAIT = 64
     HISTORY = 3
+    CONTENDED = 0.8
+    MAX_CONTENDED_WAIT = 16
 
     def __init__(self, enabled=True):
         self.enabled = enabled
@@ -352,6 +364,7 @@ class ThreadGovernor:
         self.backoff = 2
         self.direction = 1         # +1: fewer threads next probe, -1: more
         self.probe = None          # rung being probed by the running chunk
+        self.cwait = 1             # wait after a low CPU share (see record)
 
     def start(self, key, widths=None, batch_sizes=(), dtype="float64"):
         """Begin a run of chunks.  ``key``: what is trained (a new key forgets
@@ -403,8 +416,10 @@ class ThreadGovernor:
         self.counts_used[n] = self.counts_used.get(n, 0) + 1
         return n, steps
 
-    def record(self, seconds, steps):
-        """The chunk just run took ``seconds`` for ``steps`` steps."""
+    def record(self, seconds, steps, cpu_seconds=None):
+        """The chunk just run took ``seconds`` (wall) for ``steps`` steps;
+        ``cpu_seconds``: the process's CPU time over the same chunk
+        (``time.process_time()`` difference), or None."""
         if len(self.ladder) <= 1 or steps <= 0 or _ACTIVE[0] > 1:
             return
         per = seconds / steps
@@ -417,6 +432,13 @@ class ThreadGovernor:
             else:
                 self.recent = (self.recent + [per])[-self.HISTORY:]
                 self.wait -= 1
+            n = self.ladder[self.rung]
+            if n > 1 and cpu_seconds is not None and seconds > 0 and \
+                    cpu_seconds < self.CONTENDED * seconds * n:
+                # the threads waited for cores: another program is busy
+                # now; try fewer threads soon
+                self.wait = min(self.wait, self.cwait)
+                self.direction = 1
             return
         # the current count's best of its last HISTORY chunks: a slow one
         # (a cold first chunk, a moment of noise) must not let a probe win
@@ -428,6 +450,7 @@ class ThreadGovernor:
             self.recent = [per]
             self.backoff = 4
             self.wait = 4
+            self.cwait = 1
         else:
             self.direction = -self.direction   # next time the other side
             if self.rung == 0:
@@ -437,6 +460,7 @@ class ThreadGovernor:
                 # measured on MNIST: median 85-90k samples/s governed
                 # against 96k on a fixed 2 threads)
                 self.backoff = self.MAX_WAIT
+                self.cwait = min(2 * self.cwait, self.MAX_CONTENDED_WAIT)
             else:
                 # a probe that lost by far is not worth repeating soon
                 grow = 4 if per > 2.0 * cur else 2

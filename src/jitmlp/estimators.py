@@ -592,8 +592,10 @@ class _BaseMLP(BaseEstimator):
             m.params[...] = p
             gov.next_chunk(1)
             tic = time.perf_counter()
+            cpu = time.process_time()
             loss, g = m.loss_and_grad(X, Y, sample_weight=sw)
-            gov.record(time.perf_counter() - tic, 1)
+            gov.record(time.perf_counter() - tic, 1,
+                       time.process_time() - cpu)
             w = m.params[mask].astype(np.float64)
             loss = float(loss) + 0.5 * alpha * float(w @ w)
             g = g.astype(np.float64)

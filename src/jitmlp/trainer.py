@@ -696,6 +696,7 @@ class Trainer:
                              n_threads=int(n_threads),
                              s_begin=int(s), s_end=int(end))
             tic = time.perf_counter()
+            cpu = time.process_time()
             out.info[1] = s
             kern = train_epoch_parallel if big and n_threads > 1 \
                 else train_epoch
@@ -707,6 +708,7 @@ class Trainer:
                 # parameters in agreement (and fit can record the steps)
                 done = int(out.info[1])
                 elapsed = time.perf_counter() - tic
+                cpu = time.process_time() - cpu
                 secs += elapsed
                 opt.t = t0 + done
                 self._last_run = (done, out.step_loss, out.gnorm_acc, secs)
@@ -714,7 +716,7 @@ class Trainer:
                 return done, out.step_loss, out.gnorm_acc, int(out.info[0]), \
                     secs
             probing = gov.probe is not None
-            gov.record(elapsed, end - s)
+            gov.record(elapsed, end - s, cpu)
             if not probing:
                 # next chunk: ~_CHUNK_SECONDS of work, growing at most 8x
                 per_step = elapsed / (end - s)
