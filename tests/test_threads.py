@@ -153,7 +153,8 @@ def test_governor_leaves_two_threads_alone_on_a_quiet_machine(threads,
     # one calibration probe, then one per MAX_WAIT chunks: a short fit is
     # rarely a probing one
     assert seen.count(1) <= 1 + 400 // ThreadGovernor.MAX_WAIT
-    assert seen[:3].count(1) == 1 and seen[3:66].count(1) == 0
+    # (the first chunk is not timed, the probe is the fourth)
+    assert seen[:4].count(1) == 1 and seen[4:67].count(1) == 0
     assert jm.get_num_threads() == 2
 
 
@@ -168,6 +169,23 @@ def test_governor_is_not_fooled_by_a_slow_first_chunk(threads):
         clock = _Clock({2: 3.0, 1: 1.6})
         clock.run(gov, 1)                     # cold
         clock.per_step = {2: 1.0, 1: 1.6}
+        seen = clock.run(gov, 60)
+    finally:
+        gov.stop()
+    assert seen.count(1) == 1 and seen[-1] == 2
+
+
+def test_governor_does_not_time_the_first_chunk(threads):
+    """Traced on mnist: a new trainer's first chunk ran at 4.2 ms a step
+    (against 1.4) and its second at ~2.4; compared with the best of those
+    two, a 2.1 ms one-thread probe won and the next epochs ran on one
+    thread.  The first chunk after a reset is not timed."""
+    threads(2)
+    gov = ThreadGovernor()
+    gov.start("a")
+    try:
+        clock = _Clock({2: 1.4, 1: 2.1})
+        clock.noise.update({0: 4.2, 1: 2.4})
         seen = clock.run(gov, 60)
     finally:
         gov.stop()
@@ -206,15 +224,15 @@ def test_a_probe_lost_to_noise_on_a_busy_machine_is_tried_again(threads):
         gov.start("a")
         try:
             clock = _Clock(busy, share)
-            clock.noise[2] = 6.0                 # the first probe (chunk 2)
+            clock.noise[3] = 6.0                 # the first probe (chunk 3)
             seen = clock.run(gov, 60)
         finally:
             gov.stop()
-        assert seen[2] == 1                      # the noisy probe was made
+        assert seen[3] == 1                      # the noisy probe was made
         if moved_by is None:   # timings alone: two threads, MAX_WAIT chunks
-            assert seen[3:60].count(1) == 0
+            assert seen[4:60].count(1) == 0
         else:
-            assert 1 in seen[3:3 + moved_by]
+            assert 1 in seen[4:4 + moved_by]
             assert seen[-40:].count(2) <= 3
 
 

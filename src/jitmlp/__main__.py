@@ -14,7 +14,7 @@ def main(argv=None):
         description="Train a 2-128-128-3 network (LayerNorm, Adam, cosine "
                     "schedule) on generated spirals; print the loss of every "
                     "epoch, held-out accuracy and samples/s.  The first run "
-                    "on a machine compiles the kernels once (~20-30 s).",
+                    "on a machine compiles the kernels once (~15-25 s).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--epochs", type=int, default=20, help="training epochs")
     p.add_argument("--batch-size", type=int, default=32,

@@ -1,5 +1,5 @@
 """One line on the first compile: the kernels of a dtype compile once per
-machine (~20-30 s each set), and a first run that prints nothing for that
+machine (~15-25 s each set), and a first run that prints nothing for that
 long looks hung.
 
 Before an entry kernel (training, prediction, gradient, update) is first
@@ -41,9 +41,9 @@ def _cached_dtypes(dispatcher):
 
 
 # the wait a first compile announces, per kernel kind (measured on 2 cores
-# with an empty cache: training ~20 s; prediction 1.8 s after a fit, which
-# compiled the shared forward pass, longer alone)
-_SECONDS = {"training": "~20-30 s", "prediction": "a few seconds",
+# with an empty cache: training 16-21 s; prediction nothing after a fit,
+# whose kernels it runs on, ~4 s alone)
+_SECONDS = {"training": "~15-25 s", "prediction": "a few seconds",
             "gradient": "~10-20 s"}
 
 
@@ -65,5 +65,5 @@ def notice(dispatcher, what, dtype):
     where = ("once per machine" if cached is not None else
              "in every process: the kernels are not cached")
     print(f"jitmlp: compiling the {what} kernels for {dtype}, {where} "
-          f"({_SECONDS.get(what, '~20-30 s')})...", file=sys.stderr,
+          f"({_SECONDS.get(what, '~15-25 s')})...", file=sys.stderr,
           flush=True)
