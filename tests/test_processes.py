@@ -459,8 +459,9 @@ def test_first_compile_prints_one_line(capsys):
             self._cache = type("C", (), {"_cache_file": Index(keys)})()
 
     empty = FakeDispatcher([])
-    _compile.notice(empty, "training", "float32")
-    _compile.notice(empty, "training", "float32")       # once per process
+    assert _compile.notice(empty, "training", "float32") is True
+    # once per process
+    assert _compile.notice(empty, "training", "float32") is False
     err = capsys.readouterr().err
     assert err.count("compiling the training kernels for float32") == 1
     assert "once per machine" in err
@@ -468,7 +469,7 @@ def test_first_compile_prints_one_line(capsys):
              "C), array(float32, 1d, C), array(float32, 1d, C), int64, "
              "float64, float64), Array(float64, 1, 'C'))")
     cached = FakeDispatcher([((net32,), "magic")])
-    _compile.notice(cached, "training", "float32")
+    assert _compile.notice(cached, "training", "float32") is False
     assert capsys.readouterr().err == ""
     # a float32 kernel with float64 arguments is no float64 kernel (found
     # by a new user: the float64 training compile went unannounced)
@@ -478,3 +479,122 @@ def test_first_compile_prints_one_line(capsys):
     broken._cache = None                               # no cache at all
     _compile.notice(broken, "prediction", "float64")
     assert "not cached" in capsys.readouterr().err
+
+
+# ------------------------------------ issue 10 item 4: the compile helper
+HELPER_KERNELS = {"loss_and_delta", "backward_batch", "update_segments",
+                  "undo_update", "adam_rule", "sgd_rule"}
+
+
+@slow
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1",
+                    reason="nothing compiles with NUMBA_DISABLE_JIT=1")
+@pytest.mark.parametrize("kind", ["dense", "sparse"])
+def test_the_compile_helper_compiles_what_the_epoch_loop_calls(tmp_path,
+                                                               kind):
+    """Slow (~20 s each): ``python -m jitmlp._precompile`` run to its end in
+    an empty cache, then a first fit in another process: the fit compiles
+    its forward pass and epoch loop and loads every kernel the helper
+    compiled (the signatures are the epoch loop's, to the last flag)."""
+    env = child_env(NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+                    JITMLP_COMPILE_HELPER="0")
+    r = subprocess.run([sys.executable, "-m", "jitmlp._precompile",
+                        "float32", kind, SRC_DIR], env=env, timeout=600,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = run_child(f"""
+        import numpy as np, scipy.sparse as sp, jitmlp as jm
+        from numba.core import event
+        X = np.random.default_rng(0).standard_normal((64, 4))
+        X[X < 0.3] = 0.0
+        y = X.sum(axis=1)
+        if {kind!r} == "sparse":
+            X = sp.csr_matrix(X)
+        m = jm.MLP([4, 8, 1], dtype="float32", seed=0)
+        with event.install_recorder("numba:compile") as rec:
+            jm.Trainer(m, jm.Adam(lr=1e-2), batch_size=16).fit(X, y,
+                                                                epochs=1)
+        print("COMPILED", sorted({{e.data["dispatcher"].py_func.__name__
+                                  for _, e in rec.buffer}}))
+    """, env=env, timeout=600).stdout
+    compiled = eval(out.split("COMPILED", 1)[1].strip())
+    assert "train_epoch" in compiled, out       # the cache was empty
+    assert not HELPER_KERNELS & set(compiled), out
+
+
+def test_compile_helper_start_and_its_guards(monkeypatch):
+    from jitmlp import _precompile
+    calls = []
+
+    class FakePopen:
+        def __init__(self, args, **kw):
+            calls.append((args, kw))
+
+        def poll(self):
+            return None
+
+    monkeypatch.setattr(_precompile.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(_precompile, "_cores", lambda: 2)
+    monkeypatch.setattr(_precompile, "_HELPERS", [])
+    monkeypatch.delenv("JITMLP_COMPILE_HELPER", raising=False)
+    monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
+    from jitmlp.kernels import _jit
+    if not _jit.CACHE:
+        assert _precompile.start("float32") is None
+        return
+    assert _precompile.start("float32", sparse=True) is not None
+    args, kw = calls[-1]
+    assert args[1:] == ["-m", "jitmlp._precompile", "float32", "sparse",
+                        SRC_DIR]
+    assert kw["env"]["JITMLP_COMPILE_HELPER"] == "0"     # no grandchild
+    assert kw["env"]["PYTHONPATH"].split(os.pathsep)[0] == SRC_DIR
+    assert kw["stdout"] is subprocess.DEVNULL
+    n = len(calls)
+    monkeypatch.setenv("JITMLP_COMPILE_HELPER", "0")
+    assert _precompile.start("float32") is None
+    monkeypatch.delenv("JITMLP_COMPILE_HELPER")
+    monkeypatch.setattr(_precompile, "_cores", lambda: 1)
+    assert _precompile.start("float32") is None
+    monkeypatch.setattr(_precompile, "_cores", lambda: 2)
+
+    def refuse(*a, **k):
+        raise OSError("no processes here")
+    monkeypatch.setattr(_precompile.subprocess, "Popen", refuse)
+    assert _precompile.start("float32") is None         # ignored
+    assert len(calls) == n
+    # a helper that finds another jitmlp than its parent's does nothing
+    assert _precompile.main(["float32", "dense", "/nonexistent"]) == 2
+
+
+def test_trainer_starts_the_helper_only_before_a_compile(monkeypatch):
+    import numpy as np
+    from jitmlp import _precompile
+    import jitmlp.trainer as T
+    started, stopped = [], []
+
+    def start(dtype, sparse=False):
+        started.append((str(dtype), sparse))
+        return "helper"
+    monkeypatch.setattr(_precompile, "start", start)
+    monkeypatch.setattr(_precompile, "stop", stopped.append)
+    X = np.random.default_rng(0).standard_normal((32, 3))
+    y = X.sum(axis=1)
+    tr = jitmlp.Trainer(jitmlp.MLP([3, 4, 1], seed=0), jitmlp.SGD(lr=0.1),
+                        batch_size=8)
+    monkeypatch.setattr(T._compile, "notice", lambda *a: False)
+    tr.fit(X, y, epochs=1)
+    assert started == []
+    monkeypatch.setattr(T._compile, "notice", lambda *a: True)
+    tr.fit(X, y, epochs=1)
+    assert started == [("float64", False)]
+    assert stopped[-1] == "helper"            # ended with the epoch
+
+
+def test_compile_helper_stop_ends_a_running_helper():
+    from jitmlp import _precompile
+    p = subprocess.Popen([sys.executable, "-c",
+                          "import time; time.sleep(60)"])
+    _precompile._HELPERS.append(p)
+    _precompile.stop(p)
+    assert p.poll() is not None and p not in _precompile._HELPERS
+    _precompile.stop(None)

@@ -49,21 +49,23 @@ _SECONDS = {"training": "~15-25 s", "prediction": "a few seconds",
 
 def notice(dispatcher, what, dtype):
     """Print one line if ``dispatcher`` has no compiled version for ``dtype``
-    on disk and has not run for it in this process."""
+    on disk and has not run for it in this process; True when it printed
+    (a compile is coming), else False."""
     key = (dispatcher, dtype)   # (str() of a dtype costs ~2 us a call)
     if key in _checked or not hasattr(dispatcher, "signatures"):
-        return    # seen, or NUMBA_DISABLE_JIT: plain Python, nothing compiles
+        return False   # seen, or NUMBA_DISABLE_JIT: nothing compiles
     _checked.add(key)
     dtype = str(dtype)
     for sig in dispatcher.signatures:
         m = _NET_PARAMS.search(str(sig))
         if m and m.group(1) == str(dtype):
-            return
+            return False
     cached = _cached_dtypes(dispatcher)
     if cached is not None and str(dtype) in cached:
-        return
+        return False
     where = ("once per machine" if cached is not None else
              "in every process: the kernels are not cached")
     print(f"jitmlp: compiling the {what} kernels for {dtype}, {where} "
           f"({_SECONDS.get(what, '~15-25 s')})...", file=sys.stderr,
           flush=True)
+    return True

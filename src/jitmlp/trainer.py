@@ -15,6 +15,7 @@ import numba
 import numpy as np
 
 from . import _compile
+from . import _precompile
 from ._threads import ThreadGovernor, batch_sizes
 from . import _validation as V
 from ._sparse import CSRRows
@@ -650,7 +651,8 @@ class Trainer:
         opt = self.optimizer
         # the first layer of a sparse X runs in plain loops (thread-free):
         # only the dense layers' products need the governor's check
-        widths = m.sizes[1:] if isinstance(X, CSRRows) else m.sizes
+        sparse = isinstance(X, CSRRows)
+        widths = m.sizes[1:] if sparse else m.sizes
         net, ws, X = m._kernel_inputs(X, batch_size, Y.shape[1])
         hy = opt.hyper()
         st = opt._state_tuple(m.dtype)
@@ -664,8 +666,13 @@ class Trainer:
         # the kernel with the parallel update only for models whose buffer
         # has a segment long enough to split (it compiles separately)
         big = m._layout.longest_segment >= PARALLEL_MIN
-        _compile.notice(train_epoch_parallel if big else train_epoch,
-                        "training", m.dtype)
+        helper = None
+        if _compile.notice(train_epoch_parallel if big else train_epoch,
+                           "training", m.dtype) and self.comm is None:
+            # an empty cache: a second process compiles the leaf kernels
+            # meanwhile (see _precompile.py); not beside MPI ranks, which
+            # have the cores already
+            helper = _precompile.start(m.dtype, sparse)
         gov = self._governor
         n = order.shape[0]
         sizes = batch_sizes(n, int(batch_size), steps)
@@ -677,6 +684,7 @@ class Trainer:
                                 stop_flag, on_chunk, big)
         finally:
             gov.stop()
+            _precompile.stop(helper)
 
     def _chunks(self, net, hy, st, grad, ws, X, Y, order, batch_size, lrs,
                 stride, out, t0, gov, stop_flag, on_chunk, big):
