@@ -464,7 +464,7 @@ def test_first_compile_prints_one_line(capsys):
     assert _compile.notice(empty, "training", "float32") is False
     err = capsys.readouterr().err
     assert err.count("compiling the training kernels for float32") == 1
-    assert "once per machine" in err
+    assert "once: later runs load them from" in err
     net32 = ("(Net(readonly array(int64, 2d, C), readonly array(int64, 2d, "
              "C), array(float32, 1d, C), array(float32, 1d, C), int64, "
              "float64, float64), Array(float64, 1, 'C'))")
@@ -542,20 +542,46 @@ def test_compile_helper_start_and_its_guards(monkeypatch):
     if not _jit.CACHE:
         assert _precompile.start("float32") is None
         return
+    from jitmlp import _cache
+    for v in _precompile._MPI_SIZES:
+        monkeypatch.delenv(v, raising=False)
     assert _precompile.start("float32", sparse=True) is not None
     args, kw = calls[-1]
-    assert args[1:] == ["-m", "jitmlp._precompile", "float32", "sparse",
-                        SRC_DIR]
+    assert args[1:] == ["-c", _precompile._ENTRY, "float32", "sparse",
+                        SRC_DIR, _cache.IMPORTED_DIGEST]
     assert kw["env"]["JITMLP_COMPILE_HELPER"] == "0"     # no grandchild
-    assert kw["env"]["PYTHONPATH"].split(os.pathsep)[0] == SRC_DIR
     assert kw["stdout"] is subprocess.DEVNULL
     n = len(calls)
-    monkeypatch.setenv("JITMLP_COMPILE_HELPER", "0")
-    assert _precompile.start("float32") is None
+    for off in ("0", "off", "False", " no "):
+        monkeypatch.setenv("JITMLP_COMPILE_HELPER", off)
+        assert _precompile.start("float32") is None
     monkeypatch.delenv("JITMLP_COMPILE_HELPER")
     monkeypatch.setattr(_precompile, "_cores", lambda: 1)
     assert _precompile.start("float32") is None
     monkeypatch.setattr(_precompile, "_cores", lambda: 2)
+    # launched by mpiexec with several ranks: the ranks have the cores
+    monkeypatch.setenv("PMI_SIZE", "2")
+    assert _precompile.start("float32") is None
+    monkeypatch.setenv("PMI_SIZE", "1")              # one rank: allowed
+    assert _precompile.start("float32") is not None
+    n += 1
+    monkeypatch.delenv("PMI_SIZE")
+    # sys.executable that is not Python (frozen app, uWSGI): never run it
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert _precompile.start("float32") is None
+    monkeypatch.delattr(sys, "frozen")
+    uwsgi = os.path.join(os.path.dirname(sys.executable), "uwsgi")
+    monkeypatch.setattr(sys, "executable", uwsgi)
+    monkeypatch.setattr(_precompile.os.path, "isfile", lambda p: True)
+    assert _precompile.start("float32") is None
+    monkeypatch.undo()
+    monkeypatch.setattr(_precompile.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(_precompile, "_cores", lambda: 2)
+    monkeypatch.setattr(_precompile, "_HELPERS", [])
+    monkeypatch.delenv("JITMLP_COMPILE_HELPER", raising=False)
+    monkeypatch.delenv("NUMBA_DISABLE_JIT", raising=False)
+    for v in _precompile._MPI_SIZES:
+        monkeypatch.delenv(v, raising=False)
 
     def refuse(*a, **k):
         raise OSError("no processes here")
@@ -588,6 +614,44 @@ def test_trainer_starts_the_helper_only_before_a_compile(monkeypatch):
     tr.fit(X, y, epochs=1)
     assert started == [("float64", False)]
     assert stopped[-1] == "helper"            # ended with the epoch
+
+
+def test_compile_helper_does_nothing_for_changed_sources(tmp_path):
+    """Found by the attack session: the parent imported the kernel sources,
+    they changed (pip upgrade, an edit), then its first fit started the
+    helper, whose import refreshed the cache for the new sources while the
+    parent saved old machine code under the new stamp; the next process
+    trained with old code.  The helper now compares the sources with the
+    parent's digest before importing jitmlp and exits (3), touching
+    nothing."""
+    from jitmlp import _precompile
+    cache = tmp_path / "cache"
+    r = subprocess.run([sys.executable, "-c", _precompile._ENTRY, "float32",
+                        "dense", SRC_DIR, "0" * 64],
+                       env=child_env(NUMBA_CACHE_DIR=str(cache)),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r.stderr
+    assert not cache.exists() or not any(cache.rglob("*"))
+
+
+def test_compile_helper_does_not_import_from_the_current_folder(tmp_path):
+    """Found by the attack session: ``python -m`` put the current folder
+    first on the helper's path, so a numba.py there ran."""
+    from jitmlp import _cache, _precompile
+    (tmp_path / "numba.py").write_text(
+        "open(__file__ + '.RAN', 'w').close()\nraise SystemExit(7)\n")
+    (tmp_path / "numpy.py").write_text(
+        "open(__file__ + '.RAN', 'w').close()\nraise SystemExit(7)\n")
+    # with NUMBA_DISABLE_JIT the real kernels have nothing to compile: the
+    # helper fails fast after importing numpy and numba (whichever it finds)
+    r = subprocess.run([sys.executable, "-c", _precompile._ENTRY, "float32",
+                        "dense", SRC_DIR, _cache.source_digest()],
+                       env=child_env(NUMBA_DISABLE_JIT="1",
+                                     NUMBA_CACHE_DIR=str(tmp_path / "c")),
+                       cwd=tmp_path, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode != 7, r.stderr
+    assert not list(tmp_path.glob("*.RAN")), r.stderr
 
 
 def test_compile_helper_stop_ends_a_running_helper():

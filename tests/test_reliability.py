@@ -501,6 +501,11 @@ CTRL_C_STEP_AND_VALIDATION = textwrap.dedent("""
         tr.step(X[:8], y[:8])
         print("ready", flush=True)
         try:
+            tr.step(X, y)
+            # one full step done: the parent interrupts from now on (a fixed
+            # 1.5 s was not enough for one step on a loaded machine, where a
+            # new user saw a first 2-thread step take 1.4 s)
+            print("stepped", flush=True)
             while True:
                 tr.step(X, y)
         except KeyboardInterrupt:
@@ -539,7 +544,11 @@ def test_ctrl_c_in_step_and_in_a_long_validation_pass(tmp_path, mode):
                          text=True)
     try:
         assert p.stdout.readline().strip() == "ready"
-        time.sleep(1.5)
+        if mode == "step":
+            assert p.stdout.readline().strip() == "stepped"
+            time.sleep(0.3)
+        else:
+            time.sleep(1.5)
         t_sent = time.time()
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=120)
@@ -587,3 +596,35 @@ def test_prediction_compiles_nothing_after_a_fit(dtype):
                 m.loss(Xin, y)
             assert not rec.buffer, (kw, [str(e.data["dispatcher"])
                                          for _, e in rec.buffer])
+
+
+def test_loss_and_predict_beside_a_fit_in_another_thread():
+    """Found by the attack session: prediction is a Python loop over the
+    kernels (free threads run between its calls), and it shared the cached
+    workspace with training, so loss() beside a fit read the fit's rows
+    (1.4846 expected, up to 3344 seen).  A fit that cannot move the
+    parameters (lr 1e-300) runs in a thread while the main thread asks for
+    loss, predict and the gradient: every answer equals the one alone."""
+    import threading
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20000, 30))
+    y = rng.standard_normal(20000)
+    m = jm.MLP([30, 64, 1], seed=0).eval()
+    ref_loss, ref_pred = m.loss(X, y), m.predict(X[:3000])
+    ref_grad = m.loss_and_grad(X[:500], y[:500])[1]
+    m.eval()
+    tr = jm.Trainer(m, jm.SGD(lr=1e-300), batch_size=1024, epochs=150,
+                    seed=0)
+    th = threading.Thread(target=tr.fit, args=(100 * X[:2000], y[:2000]))
+    th.start()
+    seen = 0
+    try:
+        while th.is_alive():
+            assert m.loss(X, y) == ref_loss
+            assert np.array_equal(m.predict(X[:3000]), ref_pred)
+            g = m.loss_and_grad(X[:500], y[:500])[1]
+            assert np.array_equal(g, ref_grad)
+            seen += 1
+    finally:
+        th.join()
+    assert seen >= 3

@@ -85,13 +85,20 @@ def _refresh(cache, digest, modules):
     return True
 
 
+# the digest of the kernel sources this process checked at import (the code
+# it runs), or None before that; the compile helper (_precompile.py) compares
+# it with the files it finds, and does nothing when they differ
+IMPORTED_DIGEST = None
+
+
 def ensure_fresh_kernel_cache():
     """Import (decorate) the kernels and clear every stale cache of them.
 
     Returns the cache folders checked."""
+    global IMPORTED_DIGEST
     dirs = kernel_cache_dirs()
     if dirs:
-        digest = source_digest()
+        digest = IMPORTED_DIGEST = source_digest()
         modules = _kernel_modules()
         for cache in dirs:
             _refresh(cache, digest, modules)

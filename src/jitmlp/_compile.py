@@ -1,6 +1,6 @@
 """One line on the first compile: the kernels of a dtype compile once per
-machine (~15-25 s each set), and a first run that prints nothing for that
-long looks hung.
+installation and cache folder (~10-25 s each set), and a first run that
+prints nothing for that long looks hung.
 
 Before an entry kernel (training, prediction, gradient, update) is first
 called in a process for a dtype, we look in its Numba cache index for a
@@ -43,7 +43,7 @@ def _cached_dtypes(dispatcher):
 # the wait a first compile announces, per kernel kind (measured on 2 cores
 # with an empty cache: training 16-21 s; prediction nothing after a fit,
 # whose kernels it runs on, ~4 s alone)
-_SECONDS = {"training": "~15-25 s", "prediction": "a few seconds",
+_SECONDS = {"training": "~10-25 s", "prediction": "a few seconds",
             "gradient": "~10-20 s"}
 
 
@@ -63,9 +63,15 @@ def notice(dispatcher, what, dtype):
     cached = _cached_dtypes(dispatcher)
     if cached is not None and str(dtype) in cached:
         return False
-    where = ("once per machine" if cached is not None else
-             "in every process: the kernels are not cached")
-    print(f"jitmlp: compiling the {what} kernels for {dtype}, {where} "
-          f"({_SECONDS.get(what, '~15-25 s')})...", file=sys.stderr,
-          flush=True)
+    secs = _SECONDS.get(what, '~15-25 s')
+    if cached is None:
+        where = "in every process: the kernels are not cached"
+    else:   # the cache sits beside the installed package unless
+        # NUMBA_CACHE_DIR says otherwise: once per installation, not machine
+        path = getattr(getattr(dispatcher, "_cache", None), "cache_path",
+                       None)
+        where = ("once: later runs load them from "
+                 + (str(path) if path else "the disk cache"))
+    print(f"jitmlp: compiling the {what} kernels for {dtype} ({secs}), "
+          f"{where}...", file=sys.stderr, flush=True)
     return True

@@ -4,9 +4,9 @@ first fit compiles the rest (empty cache, two or more cores).
 Numba compiles one function at a time in a process (a global compiler
 lock), and a first fit's compile is ~16 s on one core while the other core
 waits.  When :func:`jitmlp._compile.notice` finds no cached training kernel
-for a dtype, :func:`start` launches ``python -m jitmlp._precompile DTYPE
-KIND PACKAGE_DIR``, which compiles the leaf kernels the epoch loop calls
-after its forward pass (``loss_and_delta``, ``backward_batch``,
+for a dtype, :func:`start` launches a Python process (``_ENTRY``, then
+:func:`main` with DTYPE KIND PACKAGE_DIR), which compiles the leaf kernels
+the epoch loop calls after its forward pass (``loss_and_delta``, ``backward_batch``,
 ``update_segments`` with the optimizer rules, ``undo_update``) with exactly
 the argument types the epoch loop gives them, into the same disk cache.
 The fit compiles ``forward_batch`` first; when it reaches the next callee
@@ -18,17 +18,46 @@ process would compile) and never slower on an idle second core.
 
 The fit ends the helper when its first epoch (or step) ends (:func:`stop`).
 Not started when: caching is off, ``NUMBA_DISABLE_JIT`` is set, fewer than
-two cores are ours (``os.sched_getaffinity``), ``JITMLP_COMPILE_HELPER=0``
-is set, or ``sys.executable`` is not a file.  Any failure to start is
-ignored (the fit compiles everything itself); the helper's output goes
-nowhere.  It runs with the package folder of the parent first on
-``PYTHONPATH`` and checks it imported that same package.
+two cores are ours (``os.sched_getaffinity``), ``JITMLP_COMPILE_HELPER`` is
+0/false/no/off, the process was launched by mpiexec/mpirun/srun (or trains
+with ``comm``), or ``sys.executable`` is not a Python interpreter (frozen
+applications, uWSGI).  Any failure to start is ignored (the fit compiles
+everything itself); the helper's output goes nowhere.  It imports the
+parent's package folder, not the current folder, checks it imported that
+same package, and does nothing when the kernel sources changed since the
+parent imported them.
 """
 import os
 import subprocess
 import sys
 
 _HELPERS = []
+_OFF = ("0", "false", "no", "off")
+# the number of processes launched together, as mpiexec/mpirun (MPICH's
+# Hydra, Open MPI) and Slurm's srun tell each of them
+_MPI_SIZES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS",
+              "SLURM_STEP_NUM_TASKS")
+
+# The helper's entry: the current folder is not on its path (``python -m``
+# would put it first: a numba.py there would run), the parent's package
+# folder is; and it stops before importing jitmlp (whose import refreshes
+# the kernel cache for the sources it finds) when the kernel sources are no
+# longer those the parent imported (a pip upgrade or an edit since): the
+# parent would then save old machine code under the new sources' stamp.
+_ENTRY = """\
+import sys
+dtype, kind, pkg, digest = sys.argv[1:5]
+sys.path[0] = pkg
+import importlib.util, os
+spec = importlib.util.spec_from_file_location(
+    "_jitmlp_cache_probe", os.path.join(pkg, "jitmlp", "_cache.py"))
+probe = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(probe)
+if probe.source_digest() != digest:
+    sys.exit(3)
+from jitmlp._precompile import main
+sys.exit(main([dtype, kind, pkg]))
+"""
 
 
 def _cores():
@@ -38,35 +67,54 @@ def _cores():
         return os.cpu_count() or 1
 
 
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _python_executable():
+    """sys.executable when it is a Python interpreter we may start, else
+    None (frozen applications, uWSGI or mod_wsgi hosts: sys.executable is
+    the application or the server, not Python)."""
+    exe = sys.executable
+    if getattr(sys, "frozen", False) or not exe or not os.path.isfile(exe):
+        return None
+    name = os.path.basename(exe).lower()
+    return exe if name.startswith(("python", "pypy")) else None
+
+
 def enabled():
     """True when a helper may be started (see the module docstring)."""
+    from . import _cache
     from .kernels import _jit
-    if os.environ.get("JITMLP_COMPILE_HELPER", "1").strip() == "0":
+    if os.environ.get("JITMLP_COMPILE_HELPER", "1").strip().lower() in _OFF:
         return False
     if os.environ.get("NUMBA_DISABLE_JIT", "0").strip() not in ("", "0"):
         return False
-    if not _jit.CACHE or _cores() < 2:
+    if any(_int(os.environ.get(v)) > 1 for v in _MPI_SIZES):
+        return False      # the ranks have the cores already
+    if not _jit.CACHE or _cache.IMPORTED_DIGEST is None or _cores() < 2:
         return False
-    return bool(sys.executable) and os.path.isfile(sys.executable)
+    return _python_executable() is not None
 
 
 def start(dtype, sparse=False):
     """Launch the helper for ``dtype`` (dense or sparse Workspace); returns
     the Popen or None."""
+    from . import _cache
     for p in list(_HELPERS):       # reap finished ones
         if p.poll() is not None:
             _HELPERS.remove(p)
     if not enabled():
         return None
     pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = pkg + (os.pathsep + env["PYTHONPATH"]
-                               if env.get("PYTHONPATH") else "")
-    env["JITMLP_COMPILE_HELPER"] = "0"    # no helper of its own
+    env = dict(os.environ, JITMLP_COMPILE_HELPER="0")   # no helper of its own
     try:
         p = subprocess.Popen(
-            [sys.executable, "-m", "jitmlp._precompile", str(dtype),
-             "sparse" if sparse else "dense", pkg],
+            [_python_executable(), "-c", _ENTRY, str(dtype),
+             "sparse" if sparse else "dense", pkg, _cache.IMPORTED_DIGEST],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, env=env, close_fds=True)
     except (OSError, ValueError, subprocess.SubprocessError):

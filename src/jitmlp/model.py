@@ -226,12 +226,17 @@ class MLP:
                    huber_delta=float(self._config.get("huber_delta", 1.0)),
                    mask_seed=int(self._mask_seed))
 
-    def _workspace(self, capacity, y_cols, sparse=False):
+    def _workspace(self, capacity, y_cols, sparse=False, purpose="train"):
         """Workspace for batches of up to ``capacity`` rows.  Kept for the next
         call when it is at most _WS_CACHE_BYTES, else freed after this use.
         ``sparse``: for sparse X (no x^(0) block; bind X with
-        :meth:`_kernel_inputs`)."""
-        key = (y_cols, bool(sparse))
+        :meth:`_kernel_inputs`).  ``purpose``: one cached workspace per
+        caller kind ("train", "rows", "grad", "bn"): the prediction, gradient
+        and update_bn loops are Python loops over kernels, free threads run
+        between their calls, and a fit in another thread must not write the
+        rows they are reading (it did: loss() beside a fit read the fit's
+        outputs); calls of one kind serialise on the model's lock."""
+        key = (y_cols, bool(sparse), purpose)
         ws = self._ws_cache.get(key)
         if ws is not None and ws[0] >= capacity:
             return ws[1]
@@ -241,14 +246,16 @@ class MLP:
             self._ws_cache[key] = (capacity, fresh)
         return fresh
 
-    def _kernel_inputs(self, Xc, capacity, y_cols):
+    def _kernel_inputs(self, Xc, capacity, y_cols, purpose="train"):
         """(net, workspace, X) for the kernels on the checked ``Xc``: for a
         sparse X the sparse layout, a workspace reading its CSR rows and the
         (n, 0) stand-in X that ``gather`` takes; else the dense ones."""
         if isinstance(Xc, CSRRows):
-            ws = self._workspace(capacity, y_cols, sparse=True)
+            ws = self._workspace(capacity, y_cols, sparse=True,
+                                 purpose=purpose)
             return self._net(sparse=True), Xc.bind(ws), Xc.kernel_X()
-        return self._net(), self._workspace(capacity, y_cols), Xc
+        return self._net(), self._workspace(capacity, y_cols,
+                                            purpose=purpose), Xc
 
     @property
     def n_outputs(self):
@@ -791,7 +798,7 @@ class MLP:
         step = int(self.dropout_step)
         total = 0.0
         with self._lock:   # the cached workspace is shared by the threads
-            net, ws, Xk = self._kernel_inputs(Xc, chunk, ycols)
+            net, ws, Xk = self._kernel_inputs(Xc, chunk, ycols, "rows")
             d = Xk.shape[1]      # 0 for sparse X: its rows go to sp_rows
             h_off = int(net.layout[-1, C.X_OUT])
             for start in range(0, n, chunk):
@@ -1037,7 +1044,8 @@ class MLP:
             den = float(wsum.sum())
         _compile.notice(batch_loss_grad, "gradient", self.dtype)
         with self._lock:   # the cached workspace is shared by the threads
-            net, ws, Xk = self._kernel_inputs(Xc, block, Yc.shape[1])
+            net, ws, Xk = self._kernel_inputs(Xc, block, Yc.shape[1],
+                                              "grad")
             for start in range(0, n, block):
                 B = min(block, n - start)
                 # this block's share of the denominator (rows, or weights)
@@ -1112,20 +1120,21 @@ class MLP:
                              f"{batch_size} and {n} samples leaves a batch of "
                              f"1")
         B = min(batch_size, n)
-        net, ws, Xk = self._kernel_inputs(Xc, B, 0)
         Y = np.empty((n, 0), self.dtype)
         order = np.arange(n, dtype=np.int64)
         stats = np.zeros_like(self._stats)
         for name, _, off, shape in self._layout.entries:
             if name.endswith("running_var"):
                 stats[off:off + shape[0]] = 1.0
-        net = net._replace(stats=stats)
         step = int(self.dropout_step)
-        for k, start in enumerate(range(0, n, B)):
-            rows = min(B, n - start)
-            gather(Xk, Y, order, start, rows, ws)
-            forward_batch(net._replace(bn_momentum=1.0 / (k + 1)), ws, rows,
-                          True, False, True, step, start)
+        with self._lock:   # the cached workspace is shared by the threads
+            net, ws, Xk = self._kernel_inputs(Xc, B, 0, "bn")
+            net = net._replace(stats=stats)
+            for k, start in enumerate(range(0, n, B)):
+                rows = min(B, n - start)
+                gather(Xk, Y, order, start, rows, ws)
+                forward_batch(net._replace(bn_momentum=1.0 / (k + 1)), ws,
+                              rows, True, False, True, step, start)
         if not np.isfinite(stats).all():
             raise NonFiniteOutputError(
                 "update_bn: the running statistics overflow (in "
