@@ -330,9 +330,11 @@ def measure_contention(configs, dtypes, peers, rounds, busy_seconds):
     thread) and of the peers, one busy process for the loaded half."""
     keys = ["jitmlp", "jitmlp-1"] + [p for p in peers if p != "sklearn"]
     print("# samples/s quiet -> with one busy process; 'keeps' = loaded / "
-          "quiet; jitmlp's is loaded / its own 1-thread quiet speed")
+          "quiet; jitmlp's is loaded / its own 1-thread quiet speed; "
+          "'1-thr keeps': jitmlp forced to one thread, loaded / quiet (what "
+          "the neighbour takes from a run without threads)")
     cols = ["config  ", "dtype  ", "jitmlp quiet", "1-thread", "loaded",
-            " keeps"]
+            " keeps", "1-thr keeps"]
     for p in keys[2:]:
         cols += [f"{p} quiet", f"{p} loaded", " keeps", "jitmlp/" + p]
     print(" | ".join(cols))
@@ -356,8 +358,7 @@ def measure_contention(configs, dtypes, peers, rounds, busy_seconds):
             busy = _busy(busy_seconds)
             try:
                 time.sleep(0.5)
-                loaded = _timed({k: r for k, r in runners.items()
-                                 if k != "jitmlp-1"}, rounds, 3)
+                loaded = _timed(runners, rounds, 3)
             finally:
                 busy.kill()
                 busy.wait()
@@ -365,7 +366,8 @@ def measure_contention(configs, dtypes, peers, rounds, busy_seconds):
             ld = {k: n / v for k, v in loaded.items()}
             cells = [f"{name:8s}", f"{dtype:7s}", f"{q['jitmlp']:12,.0f}",
                      f"{q['jitmlp-1']:8,.0f}", f"{ld['jitmlp']:8,.0f}",
-                     f"{ld['jitmlp'] / q['jitmlp-1']:5.0%}"]
+                     f"{ld['jitmlp'] / q['jitmlp-1']:5.0%}",
+                     f"{ld['jitmlp-1'] / q['jitmlp-1']:11.0%}"]
             for p in keys[2:]:
                 if p in q:
                     cells += [f"{q[p]:9,.0f}", f"{ld[p]:9,.0f}",

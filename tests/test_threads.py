@@ -250,6 +250,26 @@ def test_a_low_cpu_share_without_a_gain_probes_rarely(threads):
     assert seen.count(1) <= 6 + 400 // ThreadGovernor.MAX_CONTENDED_WAIT
 
 
+def test_slowdowns_on_one_thread_bring_no_probe_of_more(threads):
+    """Found by a new user: Trainer.step on a loaded machine, one large step
+    a chunk, ran 550 / 100 / 50 ms in a loop: noise (a chunk 1.3x slower)
+    on one thread brought a probe of two threads each time, at 11x the
+    cost.  A slowdown now brings forward probes of fewer threads only."""
+    threads(2)
+    gov = ThreadGovernor()
+    gov.start("a")
+    try:
+        clock = _Clock({2: 11.0, 1: 1.0}, {2: 0.6, 1: 1.0})
+        clock.run(gov, 10)                       # settles on one thread
+        for c in range(0, 200, 5):
+            clock.noise[c] = 1.5                 # every 5th chunk is slow
+        seen = clock.run(gov, 200)
+    finally:
+        gov.stop()
+    # the regular probes alone (backoff 4, 16, 64, 64: <= 5 in 200 chunks)
+    assert seen.count(2) <= 5, seen.count(2)
+
+
 def test_governor_probe_chunks_are_short(threads):
     threads(2)
     gov = ThreadGovernor()

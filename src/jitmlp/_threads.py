@@ -317,15 +317,16 @@ class ThreadGovernor:
     come exponentially rarer (every 2, 4, ..., ``MAX_WAIT`` chunks; 4x rarer
     after one that took more than twice as long); a chunk ``SLOWDOWN`` times
     slower per step than the last ones (the machine got busy) forgets the
-    old timings and brings the next probe forward.  So does a chunk on
+    old timings and brings the next probe of fewer threads forward.  So
+    does (to the next chunk) a chunk on
     several threads that got less than ``CONTENDED`` of their CPU time
     (process CPU seconds / (wall seconds x threads), when :meth:`record` is
     given it): measured on 2 cores, 0.95-1.00 quiet and 0.61-0.67 with one
     busy process for MNIST, deep_bn and wide on 2 threads.  Without it a
     single probe that lost to noise on a loaded machine kept two threads
     for ``MAX_WAIT`` chunks (every chunk equally slow: no slowdown to see).
-    Lost probes on such a signal come rarer too (every 1, 2, ...,
-    ``MAX_CONTENDED_WAIT`` chunks), for networks whose second thread has
+    Lost probes on such a signal come rarer too (after 0, 1, 3, ...,
+    ``MAX_CONTENDED_WAIT - 1`` chunks), for networks whose second thread has
     little to do (a share near 0.5 on a quiet machine, and the same speed
     on one thread: their probes cost nothing).
 
@@ -434,9 +435,14 @@ class ThreadGovernor:
         if self.probe is None:
             if self.recent and per > self.SLOWDOWN * min(self.recent):
                 # the machine changed: the old timings no longer say what
-                # the current count costs; look at the others soon
+                # the current count costs; if it got busier, fewer threads
+                # may do better: try them soon (more threads would not: on
+                # one thread of a loaded machine a two-thread probe of a
+                # large step cost 10x, and noise brought one every few calls)
                 self.recent = [per]
-                self.wait = min(self.wait, 1)
+                if self.rung < len(self.ladder) - 1:
+                    self.wait = min(self.wait, 1)
+                    self.direction = 1
             else:
                 self.recent = (self.recent + [per])[-self.HISTORY:]
                 self.wait -= 1
@@ -444,8 +450,9 @@ class ThreadGovernor:
             if n > 1 and cpu_seconds is not None and seconds > 0 and \
                     cpu_seconds < self.CONTENDED * seconds * n:
                 # the threads waited for cores: another program is busy
-                # now; try fewer threads soon
-                self.wait = min(self.wait, self.cwait)
+                # now; try fewer threads with the next chunk (after cwait - 1
+                # more when such probes lost before)
+                self.wait = min(self.wait, self.cwait - 1)
                 self.direction = 1
             return
         # the current count's best of its last HISTORY chunks: a slow one
