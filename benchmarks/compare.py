@@ -333,10 +333,15 @@ def measure_contention(configs, dtypes, peers, rounds, busy_seconds):
           "quiet; jitmlp's is loaded / its own 1-thread quiet speed; "
           "'1-thr keeps': jitmlp forced to one thread, loaded / quiet (what "
           "the neighbour takes from a run without threads)")
-    cols = ["config  ", "dtype  ", "jitmlp quiet", "1-thread", "loaded",
-            " keeps", "1-thr keeps"]
+    # header and cells share these widths, so the columns line up
+    W = [("config", 8), ("dtype", 7), ("jitmlp quiet", 12), ("1-thread", 10),
+         ("loaded", 10), ("keeps", 6), ("1-thr keeps", 11)]
     for p in keys[2:]:
-        cols += [f"{p} quiet", f"{p} loaded", " keeps", "jitmlp/" + p]
+        W += [(f"{p} quiet", max(10, len(p) + 6)),
+              (f"{p} loaded", max(10, len(p) + 7)), ("keeps", 6),
+              ("jitmlp/" + p, len(p) + 7)]
+    cols = [f"{h:<{w}s}" if i < 2 else f"{h:>{w}s}"
+            for i, (h, w) in enumerate(W)]
     print(" | ".join(cols))
     rows = []
     for name in configs:
@@ -364,17 +369,19 @@ def measure_contention(configs, dtypes, peers, rounds, busy_seconds):
                 busy.wait()
             q = {k: n / v for k, v in quiet.items()}
             ld = {k: n / v for k, v in loaded.items()}
-            cells = [f"{name:8s}", f"{dtype:7s}", f"{q['jitmlp']:12,.0f}",
-                     f"{q['jitmlp-1']:8,.0f}", f"{ld['jitmlp']:8,.0f}",
-                     f"{ld['jitmlp'] / q['jitmlp-1']:5.0%}",
-                     f"{ld['jitmlp-1'] / q['jitmlp-1']:11.0%}"]
+            vals = [name, dtype, f"{q['jitmlp']:,.0f}",
+                    f"{q['jitmlp-1']:,.0f}", f"{ld['jitmlp']:,.0f}",
+                    f"{ld['jitmlp'] / q['jitmlp-1']:.0%}",
+                    f"{ld['jitmlp-1'] / q['jitmlp-1']:.0%}"]
             for p in keys[2:]:
                 if p in q:
-                    cells += [f"{q[p]:9,.0f}", f"{ld[p]:9,.0f}",
-                              f"{ld[p] / q[p]:5.0%}",
-                              f"{ld['jitmlp'] / ld[p]:6.2f}x"]
+                    vals += [f"{q[p]:,.0f}", f"{ld[p]:,.0f}",
+                             f"{ld[p] / q[p]:.0%}",
+                             f"{ld['jitmlp'] / ld[p]:.2f}x"]
                 else:
-                    cells += ["n/a"] * 4
+                    vals += ["n/a"] * 4
+            cells = [f"{v:<{w}s}" if i < 2 else f"{v:>{w}s}"
+                     for i, (v, (_, w)) in enumerate(zip(vals, W))]
             print(" | ".join(cells), flush=True)
             rows.append((name, dtype, q, ld))
     return rows
