@@ -63,7 +63,7 @@ def notice(dispatcher, what, dtype):
     cached = _cached_dtypes(dispatcher)
     if cached is not None and str(dtype) in cached:
         return False
-    secs = _SECONDS.get(what, '~15-25 s')
+    secs = _SECONDS.get(what, '~10-25 s')
     if cached is None:
         where = "in every process: the kernels are not cached"
     else:   # the cache sits beside the installed package unless

@@ -13,7 +13,7 @@ from . import registry as R
 from ._errors import NonFiniteOutputError
 from ._layout import build_layout, make_workspace, sparse_table
 from ._sparse import CSRRows
-from .kernels import batch_loss_grad, forward_batch, gather
+from .kernels import batch_loss_grad, forward_batch
 from .kernels.losses import loss_and_delta
 from .kernels import consts as C
 from .kernels.structs import Net
@@ -771,6 +771,22 @@ class MLP:
                 f"parameters")
         return a
 
+    @staticmethod
+    def _gather_rows(Xk, Y, start, B, ws):
+        """Rows ``start .. start+B-1`` of X and Y into the workspace: what
+        the ``gather`` kernel does for consecutive rows, as numpy copies, so
+        that the Python loops over kernels (prediction, loss_and_grad,
+        update_bn) compile no kernel of their own for it.  A sparse X (0
+        columns here) gives its row numbers to ``sp_rows``."""
+        d = Xk.shape[1]
+        if d:
+            ws.x[:B * d].reshape(B, d)[...] = Xk[start:start + B]
+        if ws.sp_rows is not None:
+            ws.sp_rows[:B] = np.arange(start, start + B)
+        yc = Y.shape[1]
+        if yc:
+            ws.y[:B * yc].reshape(B, yc)[...] = Y[start:start + B]
+
     def _run_rows(self, Xc, Yc, loss_code, want_out):
         """Forward all rows in chunks (one chunk for BatchNorm in training
         mode); returns (h or an empty array, the summed loss).
@@ -799,14 +815,10 @@ class MLP:
         total = 0.0
         with self._lock:   # the cached workspace is shared by the threads
             net, ws, Xk = self._kernel_inputs(Xc, chunk, ycols, "rows")
-            d = Xk.shape[1]      # 0 for sparse X: its rows go to sp_rows
             h_off = int(net.layout[-1, C.X_OUT])
             for start in range(0, n, chunk):
                 B = min(chunk, n - start)
-                if d:
-                    ws.x[:B * d].reshape(B, d)[...] = Xk[start:start + B]
-                if ws.sp_rows is not None:
-                    ws.sp_rows[:B] = np.arange(start, start + B)
+                self._gather_rows(Xk, Yc, start, B, ws)
                 forward_batch(net, ws, B, training, False, False, step,
                               start)
                 h = ws.x[B * h_off:B * (h_off + k)].reshape(B, k)
@@ -814,7 +826,6 @@ class MLP:
                     out[start:start + B] = h
                 if loss_code >= 0:
                     y = ws.y[:B * ycols].reshape(B, ycols)
-                    y[...] = Yc[start:start + B]
                     total += loss_and_delta(
                         h, y, loss_code, ws.delta[:B * k].reshape(B, k),
                         1.0, False, net.huber_delta)
@@ -1034,7 +1045,6 @@ class MLP:
         block = n if self.norm == "batch" else min(n, _GRAD_CHUNK)
         grad = np.zeros_like(self._params)
         part = np.empty_like(self._params) if block < n else grad
-        order = np.arange(n, dtype=np.int64)
         step = int(self.dropout_step)
         total = 0.0
         if sample_weight is None:
@@ -1053,7 +1063,7 @@ class MLP:
                     wsum[start:start + B].sum())
                 if bden == 0.0:
                     continue      # all its rows have weight 0: no share
-                gather(Xk, Yc, order, start, B, ws)
+                self._gather_rows(Xk, Yc, start, B, ws)
                 total += batch_loss_grad(net, part, ws, B, Yc.shape[1],
                                          False, 1.0 / bden, step, start)
                 if part is not grad:  # the block's mean gradient, weighted
@@ -1121,7 +1131,6 @@ class MLP:
                              f"1")
         B = min(batch_size, n)
         Y = np.empty((n, 0), self.dtype)
-        order = np.arange(n, dtype=np.int64)
         stats = np.zeros_like(self._stats)
         for name, _, off, shape in self._layout.entries:
             if name.endswith("running_var"):
@@ -1132,7 +1141,7 @@ class MLP:
             net = net._replace(stats=stats)
             for k, start in enumerate(range(0, n, B)):
                 rows = min(B, n - start)
-                gather(Xk, Y, order, start, rows, ws)
+                self._gather_rows(Xk, Y, start, rows, ws)
                 forward_batch(net._replace(bn_momentum=1.0 / (k + 1)), ws,
                               rows, True, False, True, step, start)
         if not np.isfinite(stats).all():

@@ -704,7 +704,7 @@ class Trainer:
                              n_threads=int(n_threads),
                              s_begin=int(s), s_end=int(end))
             tic = time.perf_counter()
-            cpu = time.process_time()
+            cpu0 = time.process_time()
             out.info[1] = s
             kern = train_epoch_parallel if big and n_threads > 1 \
                 else train_epoch
@@ -716,7 +716,7 @@ class Trainer:
                 # parameters in agreement (and fit can record the steps)
                 done = int(out.info[1])
                 elapsed = time.perf_counter() - tic
-                cpu = time.process_time() - cpu
+                cpu = time.process_time() - cpu0
                 secs += elapsed
                 opt.t = t0 + done
                 self._last_run = (done, out.step_loss, out.gnorm_acc, secs)
