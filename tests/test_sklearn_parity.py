@@ -241,3 +241,23 @@ def test_column_y_predicts_like_scikit_learn():
         theirs2 = SkR(hidden_layer_sizes=(4,), max_iter=3,
                       random_state=0).fit(X, Y2)
     assert ours2.predict(X).shape == theirs2.predict(X).shape == (len(X), 2)
+
+
+def test_n_iter_counts_the_last_call_as_scikit_learn():
+    """Found by a new user: after three partial_fit calls scikit-learn's
+    n_iter_ is 1 (each call resets it), jitmlp's was 3; the same for a
+    warm-started fit.  loss_curve_ keeps every epoch in both."""
+    X, y = regression(60)
+    kw = dict(hidden_layer_sizes=(4,), random_state=0, max_iter=3, tol=0.0,
+              n_iter_no_change=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for cls in (jm.MLPRegressor, SkR):
+            inc = cls(**kw)
+            for _ in range(3):
+                inc.partial_fit(X, y)
+            warm = cls(warm_start=True, **kw)
+            warm.fit(X, y)
+            warm.fit(X, y)
+            assert (inc.n_iter_, len(inc.loss_curve_)) == (1, 3), cls
+            assert (warm.n_iter_, len(warm.loss_curve_)) == (3, 6), cls

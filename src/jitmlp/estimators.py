@@ -551,7 +551,9 @@ class _BaseMLP(BaseEstimator):
             done = self.trainer_.history.loss[len(self.loss_curve_):]
             self.t_ = getattr(self, "t_", 0) + len(done) * X.shape[0]
         self.loss_curve_.extend(hist.loss)
-        self.n_iter_ = len(self.loss_curve_)
+        # this call's epochs, as scikit-learn (reset by every fit and
+        # partial_fit); loss_curve_ keeps them all
+        self.n_iter_ = len(hist.loss)
         self.loss_ = self.loss_curve_[-1]
         if self.best_loss_ is not None:
             self.best_loss_ = min(self.best_loss_, min(hist.loss))
@@ -765,7 +767,9 @@ n_iter_no_change, beta_1, beta_2, epsilon, max_fun, warm_start, verbose
     loss_curve_ : list of float
         Mean training loss of every epoch.
     n_iter_ : int
-        Epochs trained.
+        Epochs trained by the last call of ``fit`` or ``partial_fit`` (as
+        scikit-learn: a warm-started fit or a partial_fit counts its own;
+        ``loss_curve_`` holds every epoch).
     n_features_in_ : int
         Number of features seen by ``fit``.
     best_loss_ : float or None
@@ -887,8 +891,8 @@ n_iter_no_change, beta_1, beta_2, epsilon, max_fun, warm_start, verbose
         >>> for _ in range(3):
         ...     X = rng.normal(size=(50, 2))
         ...     reg = reg.partial_fit(X, X[:, 0] - X[:, 1])
-        >>> reg.n_iter_, reg.t_
-        (3, 150)
+        >>> len(reg.loss_curve_), reg.n_iter_, reg.t_
+        (3, 1, 150)
         """
         self._check_partial_fit()
         first = not hasattr(self, "model_")
@@ -1173,8 +1177,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         >>> for _ in range(3):                   # chunks of a stream
         ...     X = rng.normal(size=(40, 2))
         ...     clf = clf.partial_fit(X, X[:, 0] > 0, classes=[False, True])
-        >>> clf.classes_.tolist(), clf.n_iter_
-        ([False, True], 3)
+        >>> clf.classes_.tolist(), len(clf.loss_curve_), clf.n_iter_
+        ([False, True], 3, 1)
         """
         self._check_partial_fit()
         first = not hasattr(self, "model_")
