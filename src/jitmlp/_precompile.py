@@ -45,6 +45,7 @@ _MPI_SIZES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "MPI_LOCALNRANKS",
 # longer those the parent imported (a pip upgrade or an edit since): the
 # parent would then save old machine code under the new sources' stamp.
 _ENTRY = """\
+# jitmlp._precompile: the compile helper (this line names it in ps and top)
 import sys
 dtype, kind, pkg, digest = sys.argv[1:5]
 sys.path[0] = pkg

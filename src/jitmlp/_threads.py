@@ -317,7 +317,10 @@ class ThreadGovernor:
     come exponentially rarer (every 2, 4, ..., ``MAX_WAIT`` chunks; 4x rarer
     after one that took more than twice as long); a chunk ``SLOWDOWN`` times
     slower per step than the last ones (the machine got busy) forgets the
-    old timings and brings the next probe of fewer threads forward.  So
+    old timings and brings the next probe of fewer threads forward.  A
+    probe of more threads is skipped (and asked again after the back-off)
+    while the machine's load average says their cores are busy
+    (:meth:`cores_taken`).  So
     does (to the next chunk) a chunk on
     several threads that got less than ``CONTENDED`` of their CPU time
     (process CPU seconds / (wall seconds x threads), when :meth:`record` is
@@ -397,6 +400,18 @@ class ThreadGovernor:
             self._key = key
             self.budget = budget
 
+    @staticmethod
+    def cores_taken(extra):
+        """True when the machine has not ``extra`` cores to spare: its
+        1-minute load average (runnable threads, this process's included)
+        plus ``extra`` exceeds the cores by more than half a core.  False
+        where the load average is unknown (then probes decide alone)."""
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return False
+        return load + extra > (os.cpu_count() or 1) + 0.5
+
     def next_chunk(self, steps):
         """The thread count for the next chunk (set in Numba and BLAS) and
         its number of steps (fewer for a probe)."""
@@ -412,8 +427,16 @@ class ThreadGovernor:
                 if not 0 <= r < len(self.ladder):
                     self.direction = -self.direction
                     r = self.rung + self.direction
-                self.probe = r
-                steps = max(1, int(steps * self.PROBE_FRACTION))
+                if r < self.rung and self.cores_taken(
+                        self.ladder[r] - self.ladder[self.rung]):
+                    # more threads, but the cores they need are busy: a
+                    # probe would only pay for it (a new user's loaded
+                    # machine: 124 probe steps of a small net took 1.9 s
+                    # on 2 threads, 0.2 ms a step on one); ask again later
+                    self.wait = self.backoff
+                else:
+                    self.probe = r
+                    steps = max(1, int(steps * self.PROBE_FRACTION))
             n = self.ladder[self.rung if self.probe is None else self.probe]
             blas = n
         if len(self.ladder) > 1:
