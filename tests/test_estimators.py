@@ -312,3 +312,17 @@ def test_max_iter_without_convergence_warns_as_scikit_learn():
         warnings.simplefilter("error")
         m = jm.MLPRegressor((4,), max_iter=1, random_state=0)
         m.partial_fit(X, y)          # partial_fit never warns, as sklearn
+
+
+def test_estimators_without_scikit_learn_say_what_to_install():
+    """Found by a new user: a bare ModuleNotFoundError 'sklearn'."""
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "import jitmlp as jm\n"
+            "try:\n    jm.MLPClassifier\n"
+            "except ImportError as e:\n    print('MSG', e)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                       text=True, timeout=120)
+    assert "MSG jitmlp.MLPClassifier needs scikit-learn: pip install" \
+        in r.stdout, r.stdout + r.stderr

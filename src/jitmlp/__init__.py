@@ -36,7 +36,14 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # the estimators need scikit-learn, an optional extra: import on use
     if name in ("MLPClassifier", "MLPRegressor"):
-        from . import estimators
+        try:
+            from . import estimators
+        except ModuleNotFoundError as e:
+            if (e.name or "").split(".")[0] != "sklearn":
+                raise
+            raise ImportError(
+                f"jitmlp.{name} needs scikit-learn: pip install scikit-learn "
+                f"(or, in the clone, pip install -e \".[sklearn]\")") from e
         return getattr(estimators, name)
     raise AttributeError(f"module 'jitmlp' has no attribute {name!r}")
 
