@@ -45,6 +45,8 @@ import threading
 import numba
 import numpy as np
 
+from ._interrupt import Atomic
+
 #: the layer that jitmlp asks Numba for when the user did not choose one
 DEFAULT_LAYER = "forksafe"
 
@@ -381,14 +383,16 @@ class ThreadGovernor:
         to check with :func:`products_agree` (None: no check)."""
         budget = int(numba.get_num_threads())
         blas = _BlasThreads.get()
-        with _ACTIVE_LOCK:
+        # counted in _ACTIVE exactly when _saved says so (stop undoes it):
+        # a Ctrl-C in between had left a run counted for ever
+        with Atomic(), _ACTIVE_LOCK:
             if _ACTIVE[0] == 0:
                 _BLAS_SAVED[0] = blas.counts()
             _ACTIVE[0] += 1
             counts = _BLAS_SAVED[0]
             if _ACTIVE[0] > 1:   # another run may have moved them: undo
                 blas.set(counts)
-        self._saved = (budget, counts)
+            self._saved = (budget, counts)
         # a BLAS limit set since (threadpoolctl's threadpool_limits) counts
         budget = max(1, min([budget] + counts))
         if key != self._key or budget != getattr(self, "budget", None):
@@ -508,12 +512,13 @@ class ThreadGovernor:
 
     def stop(self):
         """Put the thread counts of :meth:`start` back."""
-        if self._saved is None:
-            return
-        budget, blas = self._saved
-        self._saved = None
-        with _ACTIVE_LOCK:
-            _ACTIVE[0] -= 1
-        if len(getattr(self, "ladder", ())) > 1:
-            numba.set_num_threads(budget)
-            _BlasThreads.get().set(blas)
+        with Atomic():
+            if self._saved is None:
+                return
+            budget, blas = self._saved
+            self._saved = None
+            with _ACTIVE_LOCK:
+                _ACTIVE[0] -= 1
+            if len(getattr(self, "ladder", ())) > 1:
+                numba.set_num_threads(budget)
+                _BlasThreads.get().set(blas)

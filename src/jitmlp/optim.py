@@ -22,6 +22,7 @@ import numpy as np
 from . import _validation as V
 from ._validation import settings_key
 from ._errors import DivergenceError
+from ._interrupt import Atomic
 from .kernels import apply_update, undo_update
 from .kernels.update import parallel_parts
 from .kernels import consts as C
@@ -284,8 +285,9 @@ class Optimizer:
         >>> opt.reset(); opt.t, opt.state
         (0, None)
         """
-        self.t = 0
-        self.state = None
+        with Atomic():
+            self.t = 0
+            self.state = None
 
     def step(self, model, grad, lr=None):
         """Apply one update to ``model.params`` from ``grad`` (same layout).
@@ -334,15 +336,18 @@ class Optimizer:
         self.bind(model)
         st = self._state_tuple(model.dtype)
         segments = model._layout.segments
-        bad = apply_update(model.params, grad, segments, self.hyper(), st, lr,
-                           self.t + 1, 1.0,
-                           parallel_parts(segments, numba.get_num_threads()))
+        parts = parallel_parts(segments, numba.get_num_threads())
+        with Atomic():   # Ctrl-C comes before or after the counted update
+            bad = apply_update(model.params, grad, segments, self.hyper(), st,
+                               lr, self.t + 1, 1.0, parts)
+            if bad:
+                undo_update(model.params, grad, st)
+            else:
+                self.t += 1
         if bad:
-            undo_update(model.params, grad, st)
             raise DivergenceError("the update made parameters non-finite; it "
                                   "was undone (the optimizer state restarts "
                                   "from zero)", None, self.t, None)
-        self.t += 1
 
     # ------------------------------------------------------ persistence
     def state_dict(self):
@@ -440,10 +445,11 @@ class Optimizer:
                                      f"squares) has negative values")
                 checked[k] = np.array(a, order="C", copy=True)
             buffers = checked
-        self.__dict__.update({k: v for k, v in fresh.__dict__.items()
-                              if k not in ("state", "t")})
-        self.t = t
-        self.state = buffers
+        with Atomic():
+            self.__dict__.update({k: v for k, v in fresh.__dict__.items()
+                                  if k not in ("state", "t")})
+            self.t = t
+            self.state = buffers
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

@@ -6,8 +6,6 @@ whole epoch.  Everything per-batch happens inside that kernel.
 """
 import math
 import numbers
-import signal
-import threading
 import time
 import warnings
 
@@ -15,6 +13,7 @@ import numba
 import numpy as np
 
 from . import _compile
+from ._interrupt import Atomic, DeferredInterrupt
 from . import _precompile
 from ._threads import ThreadGovernor, batch_sizes
 from . import _validation as V
@@ -222,38 +221,6 @@ def readable(x):
         if abs(x) >= scale:
             return f"{x / scale:.3g}{unit}"
     return f"{x:.3g}"
-
-
-class _DeferredInterrupt:
-    """Ctrl-C during a fit is recorded, not raised, while the compiled kernels
-    and the bookkeeping after them run; the fit checks :attr:`hit` after every
-    chunk of steps and stops cleanly.  A second Ctrl-C raises at once.  Only
-    the main thread can own SIGINT; elsewhere (and when the user installed a
-    handler of their own) nothing is changed."""
-
-    def __init__(self):
-        self.hit = False
-        self._old = None
-
-    def _handler(self, signum, frame):
-        if self.hit:
-            raise KeyboardInterrupt
-        self.hit = True
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            try:
-                if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-                    self._old = signal.signal(signal.SIGINT, self._handler)
-            except (ValueError, OSError):
-                self._old = None
-        return self
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-            self._old = None
-        return False
 
 
 # steps per kernel call are chosen so that a call takes about this long: Ctrl-C
@@ -587,14 +554,15 @@ class Trainer:
         epoch = V.positive_int("state['epoch']", state["epoch"], minimum=0)
         seed = V.positive_int("state['seed']", state["seed"], minimum=0)
         before = self.optimizer.state_dict()
-        self.optimizer.load_state_dict(state["optimizer"])
-        try:
-            self.schedule.load_state_dict(state["schedule"])
-        except BaseException:
-            self.optimizer.load_state_dict(before)
-            raise
-        self.epoch = epoch
-        self.seed = seed
+        with Atomic():   # all of it or (on an error) none of it
+            self.optimizer.load_state_dict(state["optimizer"])
+            try:
+                self.schedule.load_state_dict(state["schedule"])
+            except BaseException:
+                self.optimizer.load_state_dict(before)
+                raise
+            self.epoch = epoch
+            self.seed = seed
 
     def reset(self):
         """Start over: optimizer moments, step count, epoch count, history and
@@ -614,10 +582,11 @@ class Trainer:
         >>> trainer.epoch, trainer.optimizer.t, len(trainer.history)
         (0, 0, 0)
         """
-        self.optimizer.reset()
-        self.schedule.reset()
-        self.epoch = 0
-        self.history = History()
+        with Atomic():
+            self.optimizer.reset()
+            self.schedule.reset()
+            self.epoch = 0
+            self.history = History()
 
     # ------------------------------------------------------------- helpers
     def _gradient_buffer(self):
@@ -666,9 +635,10 @@ class Trainer:
         # the kernel with the parallel update only for models whose buffer
         # has a segment long enough to split (it compiles separately)
         big = m._layout.longest_segment >= PARALLEL_MIN
+        kern = train_epoch_parallel if big and numba.get_num_threads() > 1 \
+            else train_epoch
         helper = None
-        if _compile.notice(train_epoch_parallel if big else train_epoch,
-                           "training", m.dtype) and self.comm is None:
+        if _compile.notice(kern, "training", m.dtype) and self.comm is None:
             # an empty cache: a second process compiles the leaf kernels
             # meanwhile (see _precompile.py); not beside MPI ranks, which
             # have the cores already
@@ -676,18 +646,45 @@ class Trainer:
         gov = self._governor
         n = order.shape[0]
         sizes = batch_sizes(n, int(batch_size), steps)
-        try:    # start inside: an interrupt in its check is undone too
+        try:
+            # compile (or load from the disk cache) the kernel, and let the
+            # governor check its products, out of the section below: a Ctrl-C
+            # in the seconds this may take raises at once (start registers
+            # first, in a section of its own; stop undoes it)
+            _compile.ensure(
+                kern, (m.dtype, sparse, getattr(X, "dtype", None), Y.dtype),
+                lambda: (net, hy, st, grad, ws, X, Y,
+                         self._plan(order, batch_size, lrs, t0, stride, 1, 0,
+                                    0), out))
             gov.start((id(m), widths, m.dtype, tuple(sizes)), widths, sizes,
                       m.dtype)
-            return self._chunks(net, hy, st, grad, ws, X, Y, order,
-                                batch_size, lrs, stride, out, t0, gov,
-                                stop_flag, on_chunk, big)
-        finally:
-            gov.stop()
+            # from here to the thread counts put back, Ctrl-C is held and
+            # handed on at the end (after the chunk it came in, with every
+            # count and record in agreement): no kernel call can be split
+            # from the step count it leaves, nor the thread counts from
+            # their restoring
+            with Atomic() as section:
+                try:
+                    return self._chunks(net, hy, st, grad, ws, X, Y, order,
+                                        batch_size, lrs, stride, out, t0,
+                                        gov, stop_flag, on_chunk, big,
+                                        section)
+                finally:
+                    gov.stop()
+                    _precompile.stop(helper)
+        except BaseException:
+            gov.stop()                  # (both do nothing the second time)
             _precompile.stop(helper)
+            raise
+
+    def _plan(self, order, batch_size, lrs, t0, stride, n_threads, s, end):
+        return EpochPlan(order=order, batch_size=int(batch_size), lrs=lrs,
+                         t0=int(t0), clip=float(self.clip_grad_norm or 0.0),
+                         gnorm_stride=int(stride), n_threads=int(n_threads),
+                         s_begin=int(s), s_end=int(end))
 
     def _chunks(self, net, hy, st, grad, ws, X, Y, order, batch_size, lrs,
-                stride, out, t0, gov, stop_flag, on_chunk, big):
+                stride, out, t0, gov, stop_flag, on_chunk, big, section):
         """The chunk loop of :meth:`_run`; the governor picks each chunk's
         thread count (results do not depend on it)."""
         opt = self.optimizer
@@ -697,12 +694,8 @@ class Trainer:
         while s < steps:
             n_threads, chunk = gov.next_chunk(self._chunk)
             end = min(steps, s + chunk)
-            plan = EpochPlan(order=order, batch_size=int(batch_size), lrs=lrs,
-                             t0=int(t0),
-                             clip=float(self.clip_grad_norm or 0.0),
-                             gnorm_stride=int(stride),
-                             n_threads=int(n_threads),
-                             s_begin=int(s), s_end=int(end))
+            plan = self._plan(order, batch_size, lrs, t0, stride, n_threads,
+                              s, end)
             tic = time.perf_counter()
             cpu0 = time.process_time()
             out.info[1] = s
@@ -711,9 +704,9 @@ class Trainer:
             try:
                 kern(net, hy, st, grad, ws, X, Y, plan, out)
             finally:
-                # read back from the kernel's record, so that an interrupt
-                # right after the call still leaves the step count and the
-                # parameters in agreement (and fit can record the steps)
+                # read back from the kernel's record, so that an error in
+                # the call still leaves the step count and the parameters in
+                # agreement (and fit can record the steps)
                 done = int(out.info[1])
                 elapsed = time.perf_counter() - tic
                 cpu = time.process_time() - cpu0
@@ -733,7 +726,9 @@ class Trainer:
             s = end
             if on_chunk is not None:
                 on_chunk(s, out.step_loss)
-            if stop_flag is not None and stop_flag.hit and s < steps:
+            # Ctrl-C: before this call (the fit's flag) or during it (held)
+            if s < steps and (section.held or (stop_flag is not None
+                                               and stop_flag.hit)):
                 return s, out.step_loss, out.gnorm_acc, 0, secs
         return steps, out.step_loss, out.gnorm_acc, 0, secs
 
@@ -988,8 +983,9 @@ class Trainer:
         bad_epochs = 0
         bar = self._progress(n_epochs, steps)
         last = self.epoch + n_epochs
-        try:
-            with _DeferredInterrupt() as ctrl_c:
+        with DeferredInterrupt() as ctrl_c:
+            user_handler = ctrl_c.user_handler
+            try:
                 for _ in range(n_epochs):
                     e = self.epoch
                     rng = np.random.default_rng(
@@ -1025,22 +1021,24 @@ class Trainer:
                             secs = comm.allreduce(secs, op=D._mpi().MAX)
                     except KeyboardInterrupt:
                         # raised, not deferred (a handler of the user's, or
-                        # not the main thread): keep the steps made on record
-                        done, step_loss, gn, secs = self._last_run
-                        if done > 0 and comm is None:
-                            self._record(hist, e, done, step_loss, gn, lrs,
-                                         secs, n, batch, stride,
-                                         batch_weights=wb)
-                            self.epoch += 1
-                        hist.interrupted = True
+                        # a second Ctrl-C): keep the steps made on record
+                        with Atomic():
+                            done, step_loss, gn, secs = self._last_run
+                            if done > 0 and comm is None:
+                                self._record(hist, e, done, step_loss, gn,
+                                             lrs, secs, n, batch, stride,
+                                             batch_weights=wb)
+                                self.epoch += 1
+                            hist.interrupted = True
                         raise
                     m.eval()
                     if done > 0:
-                        self._record(hist, e, done, step_loss, gn, lrs, secs,
-                                     n, batch, stride,
-                                     None if rows is None else
-                                     rows[:done].sum(axis=1), wb)
-                        self.epoch += 1
+                        with Atomic():   # the History's lists and the count
+                            self._record(hist, e, done, step_loss, gn, lrs,
+                                         secs, n, batch, stride,
+                                         None if rows is None else
+                                         rows[:done].sum(axis=1), wb)
+                            self.epoch += 1
                     if code:
                         hist.diverged = True
                         hist.diverged_epoch = e
@@ -1054,36 +1052,39 @@ class Trainer:
                     monitored = hist.loss[-1]
                     if Xv is not None and comm is not None:
                         vl, va = self._val_comm(Xv, Yv, classify, D)
-                        hist.val_loss.append(vl)
+                        with Atomic():
+                            hist.val_loss.append(vl)
+                            if classify:
+                                hist.val_accuracy.append(va)
                         monitored = vl
-                        if classify:
-                            hist.val_accuracy.append(va)
                     elif Xv is not None:
                         vl, va = self._validate(Xv, Yv, classify, ctrl_c)
-                        if vl is None:   # Ctrl-C during the validation pass
-                            hist.val_loss.append(math.nan)
+                        with Atomic():
+                            if vl is None:   # Ctrl-C during the validation
+                                vl = va = math.nan
+                                hist.interrupted = True
+                            hist.val_loss.append(vl)
                             if classify:
-                                hist.val_accuracy.append(math.nan)
-                            hist.interrupted = True
+                                hist.val_accuracy.append(va)
+                        if hist.interrupted:
                             break
-                        hist.val_loss.append(vl)
                         monitored = vl
-                        if classify:
-                            hist.val_accuracy.append(va)
-                    self.schedule.observe(e, monitored)
                     stop = False
-                    if self.early_stopping:
-                        if monitored < monitor_best - self.min_delta:
-                            monitor_best = monitored
-                            hist.best_epoch = e
-                            bad_epochs = 0
-                            if self.restore_best_weights:
-                                best_state = (m.params.copy(), m.stats.copy())
-                        else:
-                            bad_epochs += 1
-                            if bad_epochs >= self.patience:
-                                stop = True
-                                hist.stopped_early = True
+                    with Atomic():   # the schedule's and the monitor's state
+                        self.schedule.observe(e, monitored)
+                        if self.early_stopping:
+                            if monitored < monitor_best - self.min_delta:
+                                monitor_best = monitored
+                                hist.best_epoch = e
+                                bad_epochs = 0
+                                if self.restore_best_weights:
+                                    best_state = (m.params.copy(),
+                                                  m.stats.copy())
+                            else:
+                                bad_epochs += 1
+                                if bad_epochs >= self.patience:
+                                    stop = True
+                                    hist.stopped_early = True
                     for cb in self.callbacks:
                         if cb(self, hist):
                             stop = True
@@ -1099,16 +1100,24 @@ class Trainer:
                         break
                     if stop:
                         break
-        finally:
-            if bar is not None:
-                bar.close()
-            m.eval()
-            # whatever ended the call, the epochs it trained stay recorded
-            self._append(hist)
-        if hist.stopped_early and best_state is not None:
-            m.params[...] = best_state[0]
-            m.stats[...] = best_state[1]
-        if hist.interrupted:
+            finally:
+                # whatever ended the call, the epochs it trained stay
+                # recorded (a second Ctrl-C waits for this section)
+                with Atomic():
+                    if bar is not None:
+                        bar.close()
+                    m.eval()
+                    self._append(hist)
+            if hist.stopped_early and best_state is not None:
+                with Atomic():
+                    m.params[...] = best_state[0]
+                    m.stats[...] = best_state[1]
+        # a Ctrl-C after the last check (or held by a section above) counts
+        # too; a handler of the user's got it on leaving the block above,
+        # Python's own gets a KeyboardInterrupt that says where training is
+        if ctrl_c.hit:
+            hist.interrupted = self.history.interrupted = True
+        if hist.interrupted and not user_handler:
             raise KeyboardInterrupt(
                 f"training interrupted after epoch {self.epoch - 1} "
                 f"(optimizer step {self.optimizer.t}); trainer.history has "
