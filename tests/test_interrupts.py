@@ -46,10 +46,10 @@ class _Inject:
     """Raise SIGINT at the k-th line event in jitmlp's own files
     (k = 0: never; :attr:`lines` counts the events)."""
 
-    def __init__(self, k):
-        self.k = k
+    def __init__(self, k, *more):
+        self.ks = {k, *more}
         self.lines = 0
-        self.where = None    # (file, line) where SIGINT was raised
+        self.where = None    # (file, line) where SIGINT was last raised
 
     def _global(self, frame, event, arg):
         return self._local if frame.f_code.co_filename.startswith(ROOT) \
@@ -58,7 +58,7 @@ class _Inject:
     def _local(self, frame, event, arg):
         if event == "line":
             self.lines += 1
-            if self.lines == self.k:
+            if self.lines in self.ks:
                 self.where = (os.path.basename(frame.f_code.co_filename),
                               frame.f_lineno)
                 signal.raise_signal(signal.SIGINT)
@@ -101,12 +101,14 @@ def _state(tr):
                                         for k, v in o.state.items()})
 
 
-def _whole(tr, threads):
-    """The invariants every interrupted call must leave."""
+def _whole(tr, threads, fit_only=False):
+    """The invariants every interrupted call must leave (``fit_only``: every
+    step was a fit's, so the History counts them all)."""
     h = tr.history
     t = tr.optimizer.t
     assert numba.get_num_threads() == threads
-    assert tr.epoch == len(h) and sum(h.steps) <= t
+    assert tr.epoch == len(h)
+    assert sum(h.steps) == t if fit_only else sum(h.steps) <= t
     for k in ("epoch", "loss", "lr", "steps", "seconds",
               "samples_per_second", "lr_steps"):
         assert len(getattr(h, k)) == len(h), k
@@ -121,9 +123,10 @@ def _whole(tr, threads):
         np.testing.assert_array_equal(opt.get(k, 0.0), ref[2].get(k, 0.0))
 
 
-def _every_line(call, setup=None):
+def _every_line(call, setup=None, first=None, fit_only=False):
     """Run ``call(trainer)`` on a fresh trainer once per line it executes,
-    with SIGINT raised at that line; check the invariants each time.
+    with SIGINT raised at that line (``first``: and at that line before,
+    a second Ctrl-C at every later line); check the invariants each time.
     Returns (lines, interrupted runs).  (How many lines a call runs varies
     a little with the thread governor's timings: k goes up until SIGINT
     no longer fires.)"""
@@ -132,22 +135,30 @@ def _every_line(call, setup=None):
     if setup:
         setup(tr)
     assert not _Inject(0).run(lambda: call(tr))
-    _whole(tr, threads)
+    _whole(tr, threads, fit_only)
     raised = 0
-    for k in itertools.count(1):
+    for k in itertools.count(1 if first is None else first + 1):
         tr = _trainer()
         if setup:
             setup(tr)
-        inj = _Inject(k)
+        inj = _Inject(k) if first is None else _Inject(first, k)
         got = inj.run(lambda: call(tr))
-        if inj.where is None:
+        if inj.lines < k:
             return k - 1, raised
         try:
-            _whole(tr, threads)
+            _whole(tr, threads, fit_only)
         except AssertionError as e:
             raise AssertionError(f"SIGINT at {inj.where}: {e}") from None
         assert got, f"SIGINT at {inj.where} was swallowed"
         raised += got
+
+
+@pytest.fixture
+def one_step_chunks(monkeypatch):
+    """Every kernel call one step, so that an epoch of 3 steps has 3 calls
+    and Ctrl-C can land between the steps of an epoch."""
+    import jitmlp.trainer as T
+    monkeypatch.setattr(T, "_CHUNK_SECONDS", 0.0)
 
 
 def _two_steps(tr):
@@ -160,33 +171,46 @@ def test_ctrl_c_at_every_line_of_step(python_sigint):
     assert lines > 500 and raised == lines    # nothing swallowed
 
 
-def test_ctrl_c_at_every_line_of_fit(python_sigint):
-    # the first Ctrl-C of a fit stops it cleanly at the next chunk of steps
+def _fit2(tr):
+    tr.fit(X, Y, validation_data=(XV, YV), epochs=2)
+
+
+def _fit1(tr):
+    tr.fit(X, Y, validation_data=(XV, YV), epochs=1)
+
+
+def test_ctrl_c_at_every_line_of_fit(python_sigint, one_step_chunks):
+    # the first Ctrl-C of a fit stops it cleanly at the next kernel call
     # (then it raises KeyboardInterrupt, naming the epoch)
-    lines, raised = _every_line(
-        lambda tr: tr.fit(X, Y, validation_data=(XV, YV), epochs=2),
-        setup=lambda tr: tr.fit(X, Y, validation_data=(XV, YV), epochs=1))
+    lines, raised = _every_line(_fit2, setup=_fit1, fit_only=True)
     assert lines > 500 and raised == lines
+
+
+def test_a_second_ctrl_c_at_every_line_of_fit(python_sigint,
+                                              one_step_chunks):
+    # the first at the fit's 600th line (inside the first epoch), a second
+    # at every line after it
+    lines, raised = _every_line(_fit2, setup=_fit1, first=600,
+                                fit_only=True)
+    assert lines > 700 and raised == lines - 600
 
 
 def _raise_now(signum, frame):
     raise KeyboardInterrupt
 
 
-def test_ctrl_c_at_every_line_of_fit_with_a_handler_that_raises():
+def test_ctrl_c_at_every_line_of_fit_with_a_handler_that_raises(
+        one_step_chunks):
     # a handler of the user's is called once the fit has stopped cleanly
     old = signal.signal(signal.SIGINT, _raise_now)
     try:
-        lines, raised = _every_line(
-            lambda tr: tr.fit(X, Y, validation_data=(XV, YV), epochs=2),
-            setup=lambda tr: tr.fit(X, Y, validation_data=(XV, YV),
-                                    epochs=1))
+        lines, raised = _every_line(_fit2, setup=_fit1, fit_only=True)
     finally:
         signal.signal(signal.SIGINT, old)
     assert lines > 500 and raised == lines
 
 
-def test_a_handler_that_does_not_raise_gets_ctrl_c_after_a_clean_stop(
+def test_a_handler_that_does_not_raise_is_called_once_and_the_fit_stops(
         python_sigint):
     seen = []
 
@@ -203,8 +227,9 @@ def test_a_handler_that_does_not_raise_gets_ctrl_c_after_a_clean_stop(
     tr.callbacks = [ctrl_c]
     hist = tr.fit(X, Y, validation_data=(XV, YV), epochs=5)   # no raise
     assert hist.interrupted and tr.history.interrupted
-    # the fit ended after that epoch, then the handler ran (once)
-    assert len(hist) == 1 and seen == [1]
+    # in a callback (which may run long) the handler ran at once, and
+    # once only; the fit ended after that epoch
+    assert len(hist) == 1 and seen == [0]
     _whole(tr, numba.get_num_threads())
 
 
@@ -253,13 +278,17 @@ def test_atomic_sections_nest_and_leave_other_handlers_alone(python_sigint):
     assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
-def test_deferred_interrupt_records_the_first_and_raises_the_second(
+def test_deferred_interrupt_records_every_ctrl_c_but_where_told(
         python_sigint):
     with DeferredInterrupt() as ctrl_c:
         signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)      # a second: recorded too
         assert ctrl_c.hit
+        ctrl_c.raise_now = True                 # a compile, a callback
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGINT)
+        assert not ctrl_c.raise_now             # once
+        ctrl_c.raise_now = True
         held = []
         with pytest.raises(KeyboardInterrupt):
             with Atomic():        # inside a section: after it
@@ -280,3 +309,137 @@ def test_atomic_does_nothing_off_the_main_thread(python_sigint):
     th.start()
     th.join()
     assert out == [None]
+
+
+# ------------------------------------------------ a first compile, estimators
+@pytest.mark.parametrize("where", ["before the first call", "in the loop"])
+def test_ctrl_c_during_a_compile_raises_at_once(python_sigint, monkeypatch,
+                                                where):
+    # a first compile takes 10-25 s: a Ctrl-C then must raise at once, not
+    # after it (the fit's deferral used to wait for the compile and a
+    # chunk); stands in for the compile: SIGINT inside _compile.ensure
+    import jitmlp._compile as comp
+    import jitmlp.trainer as T
+    calls = []
+    real_ensure, real_ready = comp.ensure, comp.ready
+
+    def ensure(dispatcher, key, args):
+        calls.append(dispatcher)
+        if where == "before the first call" or len(calls) == 2:
+            signal.raise_signal(signal.SIGINT)
+        real_ensure(dispatcher, key, args)
+    monkeypatch.setattr(comp, "ensure", ensure)
+    # "in the loop": the kernel of the governor's first probe compiles
+    # between two chunks (an epoch of 3 one-step chunks)
+    tr = _trainer()
+    monkeypatch.setattr(comp, "ready", lambda d, k: where == "before the "
+                        "first call" or tr.optimizer.t < 1 or len(calls) >= 2)
+    monkeypatch.setattr(T, "_CHUNK_SECONDS", 0.0)
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit(X, Y, validation_data=(XV, YV), epochs=2)
+    # no kernel call after the Ctrl-C: before the first one nothing ran,
+    # in the loop the steps before it are on record
+    assert tr.optimizer.t == (0 if where == "before the first call" else 1)
+    assert tr.history.interrupted
+    _whole(tr, numba.get_num_threads(), fit_only=True)
+
+
+def test_optimizer_step_compiles_before_its_section(monkeypatch,
+                                                   python_sigint):
+    import jitmlp._compile as comp
+    seen = []
+    monkeypatch.setattr(comp, "ensure",
+                        lambda d, k, a: seen.append(signal.getsignal(
+                            signal.SIGINT)))
+    model = jm.MLP([4, 8, 3], seed=0)
+    jm.Adam().step(model, np.ones(model.n_params))
+    # Python's own handler was in charge while it compiled
+    assert seen == [signal.default_int_handler]
+
+
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer")
+@pytest.mark.parametrize("Est", [jm.MLPRegressor, jm.MLPClassifier])
+def test_estimators_keep_count_after_ctrl_c_as_scikit_learn(python_sigint,
+                                                            Est):
+    # scikit-learn warns "Training interrupted by user." and keeps what was
+    # trained; jitmlp once left loss_curve_ empty and counted the epochs
+    # again at the next partial_fit
+    pytest.importorskip("sklearn")
+    y = Y if Est is jm.MLPClassifier else X[:, 0]
+    est = Est((8,), max_iter=6, batch_size=8, random_state=0)
+    state = {"n": 0}
+
+    def ctrl_c_in_epoch_3(trainer, hist):
+        state["n"] += 1
+        if state["n"] == 3:
+            signal.raise_signal(signal.SIGINT)
+    est.fit(X, y)     # the trainer exists now; a callback interrupts
+    est.trainer_.callbacks = list(est.trainer_.callbacks) + [
+        ctrl_c_in_epoch_3]
+    before = len(est.loss_curve_)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        est.partial_fit(X, y)
+        est.partial_fit(X, y)
+        est.partial_fit(X, y)   # the third epoch: interrupted in it
+    h = est.trainer_.history
+    assert len(est.loss_curve_) == len(h) == before + 3
+    assert est.loss_curve_ == h.loss
+    assert est.t_ == len(h) * len(X)
+
+
+# --------------------------------------------------------------- model.save
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_ctrl_c_at_every_line_of_save_leaves_old_or_new_file(python_sigint,
+                                                             tmp_path):
+    old = jm.MLP([4, 8, 3], seed=0)
+    new = jm.MLP([4, 8, 3], seed=1)
+    path = tmp_path / "m.npz"
+    old.save(path)
+    probe = _Inject(0)
+    probe.run(lambda: new.save(path))
+    old.save(path)
+    for k in range(1, probe.lines + 1):
+        inj = _Inject(k)
+        try:
+            got = inj.run(lambda: new.save(path))
+        except Exception as e:     # a KeyboardInterrupt, nothing else
+            raise AssertionError(f"SIGINT at {inj.where}: {e!r}") from None
+        back = jm.load(path)
+        assert np.array_equal(back.params, (old if got else new).params) \
+            or np.array_equal(back.params, new.params), inj.where
+        assert sorted(os.listdir(tmp_path)) == ["m.npz"], inj.where
+        old.save(path)
+
+
+def test_a_compile_that_numba_fails_after_a_ctrl_c_raises_keyboardinterrupt(
+        python_sigint):
+    # llvmlite swallows a KeyboardInterrupt raised in its ctypes callbacks,
+    # and Numba then fails with "RuntimeError: no compiled object yet" (seen
+    # on a first Optimizer.step with an empty cache): the user pressed
+    # Ctrl-C, so that is what ensure raises
+    import jitmlp._compile as comp
+
+    class FakeDispatcher:
+        overloads = {}
+
+        @staticmethod
+        def typeof_pyval(a):
+            return a
+
+        @staticmethod
+        def compile(sig):
+            try:
+                signal.raise_signal(signal.SIGINT)    # in a ctypes callback
+            except KeyboardInterrupt:
+                pass                                  # swallowed there
+            raise RuntimeError("no compiled object yet")
+    with pytest.raises(KeyboardInterrupt):
+        comp.ensure(FakeDispatcher, "k", lambda: (1,))
+    assert not comp.ready(FakeDispatcher, "k")
+
+    class Broken(FakeDispatcher):    # no Ctrl-C: Numba's error as it is
+        @staticmethod
+        def compile(sig):
+            raise RuntimeError("a real compile error")
+    with pytest.raises(RuntimeError, match="a real compile error"):
+        comp.ensure(Broken, "k", lambda: (1,))

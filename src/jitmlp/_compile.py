@@ -80,15 +80,28 @@ def notice(dispatcher, what, dtype):
 _ensured = set()
 
 
+def ready(dispatcher, key):
+    """:func:`ensure` has nothing to do (done, or NUMBA_DISABLE_JIT)."""
+    return (dispatcher, key) in _ensured or not hasattr(dispatcher,
+                                                        "compile")
+
+
 def ensure(dispatcher, key, args):
     """Compile ``dispatcher`` for the types of ``args()`` now (or load it
     from the disk cache): seconds of Python that a Ctrl-C may cut short, kept
     out of the section where a training kernel runs and Ctrl-C is held (see
     _interrupt.py).  Once per dispatcher and ``key`` (what decides the
     argument types: typing them costs ~0.6 ms)."""
-    if (dispatcher, key) in _ensured or not hasattr(dispatcher, "compile"):
-        return   # done, or NUMBA_DISABLE_JIT
+    if ready(dispatcher, key):
+        return
     sig = tuple(dispatcher.typeof_pyval(a) for a in args())
     if sig not in dispatcher.overloads:
-        dispatcher.compile(sig)
+        from ._interrupt import Watch
+        with Watch() as ctrl_c:
+            try:
+                dispatcher.compile(sig)
+            except Exception:
+                if ctrl_c.came:   # Numba's own error after a Ctrl-C
+                    raise KeyboardInterrupt("compile interrupted") from None
+                raise
     _ensured.add((dispatcher, key))

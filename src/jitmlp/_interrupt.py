@@ -9,15 +9,17 @@ state.  A CI run on a fresh machine caught the first (a replay of
 :class:`Atomic` marks such a section: a SIGINT arriving inside is held and
 handed, when the section ends, to the handler that was in place when it
 began (Python's, which raises ``KeyboardInterrupt``; a user's; or
-:class:`DeferredInterrupt`'s).  :class:`DeferredInterrupt` turns a first
-Ctrl-C during a fit into a clean stop at the next chunk of steps, with
-Python's handler or a handler of the user's alike.
+:class:`DeferredInterrupt`'s); :meth:`Atomic.opened` lets the previous
+handler act for a stretch inside (a compile between two kernel calls).
+:class:`DeferredInterrupt` turns every Ctrl-C during a fit into a clean stop
+at the next kernel call, with Python's handler or a handler of the user's
+alike, except where the fit sets ``raise_now`` (a first compile, callbacks).
 
 Only the main thread receives SIGINT in Python, and only it may change the
 handler: elsewhere both classes do nothing.  A handler that is not a Python
 callable (``SIG_IGN``, ``SIG_DFL``, one set from C) is left alone.  Cost: a
 section changes the handler twice (~0.6 us); a :meth:`Trainer.step` enters
-three (measured: 86 us a step of a [4, 8, 1] network against 81 before).
+three.
 """
 import signal
 import threading
@@ -28,7 +30,7 @@ try:   # the C functions under signal's: without its enum conversions they
 except ImportError:   # another Python implementation
     _getsignal, _setsignal = signal.getsignal, signal.signal
 
-__all__ = ["Atomic", "DeferredInterrupt"]
+__all__ = ["Atomic", "DeferredInterrupt", "Watch"]
 
 _main = threading.main_thread()
 _SIGINT = int(signal.SIGINT)
@@ -96,31 +98,58 @@ class Atomic:
                 old(signal.SIGINT, None)    # may raise KeyboardInterrupt
         return False
 
+    def opened(self):
+        """A stretch inside the section where the previous handler is in
+        charge again (a compile in the middle of a chunk loop, where nothing
+        has changed since the last count); a Ctrl-C held before stays held.
+        """
+        return _Opened(self)
+
+
+class _Opened:
+    __slots__ = ("_a",)
+
+    def __init__(self, a):
+        self._a = a
+
+    def __enter__(self):
+        if self._a._old is not None:
+            _setsignal(_SIGINT, self._a._old)
+        return self
+
+    def __exit__(self, *exc):
+        if self._a._old is not None:
+            _setsignal(_SIGINT, self._a._hold)
+        return False
+
 
 class DeferredInterrupt:
     """Ctrl-C during a fit is recorded in :attr:`hit`, not raised; the fit
     checks it after every chunk of steps (and validation block) and stops
-    cleanly.
-
-    With Python's own handler, the fit then raises ``KeyboardInterrupt``
-    itself, and a second Ctrl-C raises at once (except inside an
-    :class:`Atomic` section, which hands it on when it ends).  A handler of
-    the user's is called once when the fit has stopped and recorded
-    everything (at :meth:`__exit__`), and for every further Ctrl-C at once.
+    cleanly, then raises ``KeyboardInterrupt`` itself (with Python's own
+    handler) or calls the user's handler once (at :meth:`__exit__`).  Every
+    further Ctrl-C is recorded the same way: the fit's own code never sees a
+    ``KeyboardInterrupt`` except where :attr:`raise_now` is set (a first
+    compile, callbacks of the user's: code that may run long and where the
+    trainer's state is whole), there the first Ctrl-C raises (or calls the
+    user's handler) at once.
     """
 
     def __init__(self):
-        self.hit = False      # a Ctrl-C here (or, with MPI, on another rank)
-        self._got = False     # a Ctrl-C in this process
+        self.hit = False       # a Ctrl-C here (or, with MPI, on another rank)
+        self.raise_now = False
+        self._got = False      # one to hand to a user's handler at the end
         self._old = None
 
     def _handler(self, signum, frame):
-        if self._got:
+        self.hit = True
+        if self.raise_now:
+            self.raise_now = False
             if self._old is signal.default_int_handler:
                 raise KeyboardInterrupt
             self._old(signum, frame)
             return
-        self._got = self.hit = True
+        self._got = True
 
     def __enter__(self):
         self._old = _swap(self._handler)
@@ -140,4 +169,34 @@ class DeferredInterrupt:
             if self._got and old is not signal.default_int_handler:
                 self._got = False
                 old(signal.SIGINT, None)
+        return False
+
+
+class Watch:
+    """Notes whether a SIGINT came (:attr:`came`) while the previous handler
+    stays in charge.  For a Numba compile: a ``KeyboardInterrupt`` raised in
+    one of llvmlite's ctypes callbacks is swallowed there ("Exception
+    ignored on calling ctypes callback function"), and Numba then fails
+    later with an unrelated ``RuntimeError`` ("no compiled object yet").
+    """
+
+    __slots__ = ("_old", "came")
+
+    def __init__(self):
+        self._old = None
+        self.came = False
+
+    def _note(self, signum, frame):
+        self.came = True
+        self._old(signum, frame)
+
+    def __enter__(self):
+        self.came = False
+        self._old = _swap(self._note)
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            _setsignal(_SIGINT, self._old)
+            self._old = None
         return False

@@ -32,6 +32,7 @@ import numpy as np
 from numpy.lib import format as npformat
 
 from . import _validation as V
+from ._interrupt import Atomic
 
 FORMAT = "jitmlp-npz"
 FORMAT_VERSION = 1
@@ -106,25 +107,37 @@ def atomic_write(path, write_fn):
     p = _fspath(path)
     target = os.path.realpath(p)
     folder = os.path.dirname(target)
-    fd, tmp = _create_temp(folder, os.path.basename(target))
+    tmp = None
     try:
+        # a Ctrl-C between the file's creation and ``tmp`` known is held
+        # (an early version left the file behind)
+        with Atomic():
+            fd, tmp = _create_temp(folder, os.path.basename(target))
         with os.fdopen(fd, "wb") as f:
             write_fn(f)
             f.flush()
             os.fsync(f.fileno())
-        try:
-            os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
-        except OSError:
-            pass                      # no old file (or no chmod): keep umask's
+        _keep_mode(tmp, target)
         os.replace(tmp, target)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        with Atomic():    # a second Ctrl-C waits for the removal
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
         raise
     _fsync_dir(folder)
     return p
+
+
+def _keep_mode(tmp, target):
+    """The old file's permission bits on the new one (no old file, or no
+    chmod: umask's stay)."""
+    try:
+        os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
+    except OSError:
+        pass
 
 
 def _create_temp(folder, base):
@@ -153,10 +166,30 @@ def _fsync_dir(folder):
 
 def _write_npz(f, arrays):
     """numpy's ``savez`` layout (stored members, zip64), without pickle."""
-    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+    zf = m = None
+    try:
+        zf = zipfile.ZipFile(f, "w", zipfile.ZIP_STORED, allowZip64=True)
         for name, arr in arrays.items():
-            with zf.open(name + ".npy", "w", force_zip64=True) as m:
-                npformat.write_array(m, np.asanyarray(arr), allow_pickle=False)
+            m = zf.open(name + ".npy", "w", force_zip64=True)
+            npformat.write_array(m, np.asanyarray(arr), allow_pickle=False)
+            m.close()
+            m = None
+        zf.close()
+    except BaseException:
+        # (Ctrl-C, a full disk): the archive is abandoned with its temporary
+        # file; closed here, member first, so that zipfile does not raise
+        # "Can't close the ZIP file while there is an open writing handle"
+        # in place of the KeyboardInterrupt, or print it at exit
+        with Atomic():
+            for h in (m, zf):
+                if h is not None:
+                    try:
+                        h.close()
+                    except Exception:
+                        pass
+            if zf is not None:
+                zf.fp = None   # a close cut short: nothing left for __del__
+        raise
 
 
 def save(model, path):

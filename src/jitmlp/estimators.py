@@ -544,20 +544,28 @@ class _BaseMLP(BaseEstimator):
         batch = self._batch(X.shape[0]) if batch is None else batch
         self.trainer_.batch_size = batch
         self.trainer_.schedule = self._schedule(X.shape[0], batch)
+        before = len(self.trainer_.history)
         try:
             hist = self.trainer_.fit(X, Y, epochs=epochs,
                                      sample_weight=self._fit_weights)
-        finally:
-            done = self.trainer_.history.loss[len(self.loss_curve_):]
-            self.t_ = getattr(self, "t_", 0) + len(done) * X.shape[0]
-        self.loss_curve_.extend(hist.loss)
+        except KeyboardInterrupt:
+            # as scikit-learn: Ctrl-C ends the training, the estimator keeps
+            # (and counts) the epochs trained, and says so (the Trainer
+            # stopped cleanly, its History marks the interruption)
+            hist = None
+            warnings.warn("Training interrupted by user.", stacklevel=4)
+        losses = self.trainer_.history.loss[before:]
+        self.t_ = getattr(self, "t_", 0) + len(losses) * X.shape[0]
+        self.loss_curve_.extend(losses)
         # this call's epochs, as scikit-learn (reset by every fit and
         # partial_fit); loss_curve_ keeps them all
-        self.n_iter_ = len(hist.loss)
-        self.loss_ = self.loss_curve_[-1]
-        if self.best_loss_ is not None:
-            self.best_loss_ = min(self.best_loss_, min(hist.loss))
-        if warn and len(hist.loss) == epochs and not hist.interrupted:
+        self.n_iter_ = len(losses)
+        if self.loss_curve_:
+            self.loss_ = self.loss_curve_[-1]
+        if self.best_loss_ is not None and losses:
+            self.best_loss_ = min(self.best_loss_, min(losses))
+        if warn and hist is not None and len(losses) == epochs and \
+                not hist.interrupted:
             # fit ran every epoch without a stopping rule firing
             warnings.warn(f"Stochastic Optimizer: Maximum iterations "
                           f"({self.max_iter}) reached and the optimization "

@@ -19,6 +19,7 @@ import numbers
 import numba
 import numpy as np
 
+from . import _compile
 from . import _validation as V
 from ._validation import settings_key
 from ._errors import DivergenceError
@@ -337,9 +338,14 @@ class Optimizer:
         st = self._state_tuple(model.dtype)
         segments = model._layout.segments
         parts = parallel_parts(segments, numba.get_num_threads())
+        hy = self.hyper()
+        # a first compile here, where Ctrl-C may cut it short (not in the
+        # section below, which holds it)
+        _compile.ensure(apply_update, (model.dtype,), lambda: (
+            model.params, grad, segments, hy, st, lr, self.t + 1, 1.0, parts))
         with Atomic():   # Ctrl-C comes before or after the counted update
-            bad = apply_update(model.params, grad, segments, self.hyper(), st,
-                               lr, self.t + 1, 1.0, parts)
+            bad = apply_update(model.params, grad, segments, hy, st, lr,
+                               self.t + 1, 1.0, parts)
             if bad:
                 undo_update(model.params, grad, st)
             else:

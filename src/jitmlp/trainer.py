@@ -227,9 +227,11 @@ def readable(x):
 # is then answered within a fraction of a second, and the Python between calls
 # (~20 us) costs < 0.1 % (measured in tests/test_reliability.py)
 _CHUNK_SECONDS = 0.1
-# validation rows per kernel call between Ctrl-C checks (a 784-512-512-2
-# forward takes ~0.1 s for this many rows on one core)
+# validation rows per kernel call between Ctrl-C checks: at most this many,
+# and at most _VALIDATION_MACS multiply-adds (~0.1 s on one core here; a
+# 1024-2048-2048-10 net took 2.1 s for 16384 rows)
 _VALIDATION_BLOCK = 16384
+_VALIDATION_MACS = 2 ** 32
 # the bar redraws at most this often (tqdm's default); chunks come ~0.1 s apart
 _BAR_MININTERVAL = 0.1
 
@@ -304,7 +306,8 @@ class Trainer:
     58
     """
 
-    _chunk = 16   # steps in the first kernel call; adapted to ~0.1 s per call
+    _chunk = 1    # steps in the next kernel call; adapted to ~0.1 s per call
+    _chunk_key = None   # (model, batch size, dtype, sparse) _chunk is for
     _last_run = (0, None, None, 0.0)   # (steps, losses, norms, s) of _run
 
     def __init__(self, model, optimizer, *, batch_size=32, epochs=10,
@@ -646,18 +649,31 @@ class Trainer:
         gov = self._governor
         n = order.shape[0]
         sizes = batch_sizes(n, int(batch_size), steps)
+        ckey = (m.dtype, sparse, getattr(X, "dtype", None), Y.dtype)
+
+        def args():
+            return (net, hy, st, grad, ws, X, Y,
+                    self._plan(order, batch_size, lrs, t0, stride, 1, 0, 0),
+                    out)
+        # a new model, batch size or kind of input: the first kernel call
+        # runs one step, then calls grow 8x a time to ~_CHUNK_SECONDS (a
+        # size kept from batches of 8 made a call of batch 2048 run 4.8 s)
+        ck = (id(m), int(batch_size), m.dtype, sparse)
+        if ck != self._chunk_key:
+            self._chunk_key, self._chunk = ck, 1
         try:
             # compile (or load from the disk cache) the kernel, and let the
             # governor check its products, out of the section below: a Ctrl-C
-            # in the seconds this may take raises at once (start registers
-            # first, in a section of its own; stop undoes it)
-            _compile.ensure(
-                kern, (m.dtype, sparse, getattr(X, "dtype", None), Y.dtype),
-                lambda: (net, hy, st, grad, ws, X, Y,
-                         self._plan(order, batch_size, lrs, t0, stride, 1, 0,
-                                    0), out))
+            # in the seconds this may take raises at once, also in a fit
+            # (start registers first, in a section of its own; stop undoes
+            # it)
+            if stop_flag is not None:
+                stop_flag.raise_now = True
+            _compile.ensure(kern, ckey, args)
             gov.start((id(m), widths, m.dtype, tuple(sizes)), widths, sizes,
                       m.dtype)
+            if stop_flag is not None:
+                stop_flag.raise_now = False
             # from here to the thread counts put back, Ctrl-C is held and
             # handed on at the end (after the chunk it came in, with every
             # count and record in agreement): no kernel call can be split
@@ -668,11 +684,13 @@ class Trainer:
                     return self._chunks(net, hy, st, grad, ws, X, Y, order,
                                         batch_size, lrs, stride, out, t0,
                                         gov, stop_flag, on_chunk, big,
-                                        section)
+                                        section, ckey, args)
                 finally:
                     gov.stop()
                     _precompile.stop(helper)
         except BaseException:
+            if stop_flag is not None:
+                stop_flag.raise_now = False
             gov.stop()                  # (both do nothing the second time)
             _precompile.stop(helper)
             raise
@@ -684,7 +702,8 @@ class Trainer:
                          s_begin=int(s), s_end=int(end))
 
     def _chunks(self, net, hy, st, grad, ws, X, Y, order, batch_size, lrs,
-                stride, out, t0, gov, stop_flag, on_chunk, big, section):
+                stride, out, t0, gov, stop_flag, on_chunk, big, section,
+                ckey, args):
         """The chunk loop of :meth:`_run`; the governor picks each chunk's
         thread count (results do not depend on it)."""
         opt = self.optimizer
@@ -696,11 +715,24 @@ class Trainer:
             end = min(steps, s + chunk)
             plan = self._plan(order, batch_size, lrs, t0, stride, n_threads,
                               s, end)
+            kern = train_epoch_parallel if big and n_threads > 1 \
+                else train_epoch
+            if not _compile.ready(kern, ckey):
+                # the other kernel's first call (the governor's first probe
+                # of one thread): compiled here, where the state is whole, a
+                # Ctrl-C raises at once and the probe's time is not the
+                # compile's
+                with section.opened():
+                    if stop_flag is not None:
+                        stop_flag.raise_now = True
+                    try:
+                        _compile.ensure(kern, ckey, args)
+                    finally:
+                        if stop_flag is not None:
+                            stop_flag.raise_now = False
             tic = time.perf_counter()
             cpu0 = time.process_time()
             out.info[1] = s
-            kern = train_epoch_parallel if big and n_threads > 1 \
-                else train_epoch
             try:
                 kern(net, hy, st, grad, ws, X, Y, plan, out)
             finally:
@@ -888,10 +920,13 @@ class Trainer:
             statistic.  That step was refused: the parameters and statistics
             are those of the last finite step.
         KeyboardInterrupt
-            Ctrl-C: training stops after the current step (within ~0.1 s);
-            parameters, ``optimizer.t``, ``trainer.epoch`` and the history
-            agree (the interrupted epoch is recorded with the steps it made),
-            and ``fit`` can be called again to go on with the next epoch.
+            Ctrl-C: training stops after the current kernel call (~0.1 s;
+            at once in a first compile or a callback); parameters,
+            ``optimizer.t``, ``trainer.epoch`` and the history agree (the
+            interrupted epoch is recorded with the steps it made, NaN
+            validation entries), and ``fit`` can be called again to go on
+            with the next epoch.  With a SIGINT handler of your own, that
+            handler is called once instead and ``fit`` returns.
         ValueError, TypeError
             Invalid data or settings, before anything changes.
 
@@ -1020,14 +1055,15 @@ class Trainer:
                             # the slowest rank's time: the same History
                             secs = comm.allreduce(secs, op=D._mpi().MAX)
                     except KeyboardInterrupt:
-                        # raised, not deferred (a handler of the user's, or
-                        # a second Ctrl-C): keep the steps made on record
+                        # raised at once (Ctrl-C in a first compile, not in
+                        # the main thread): keep the steps made on record
                         with Atomic():
                             done, step_loss, gn, secs = self._last_run
                             if done > 0 and comm is None:
                                 self._record(hist, e, done, step_loss, gn,
                                              lrs, secs, n, batch, stride,
                                              batch_weights=wb)
+                                self._no_validation(hist, Xv, classify)
                                 self.epoch += 1
                             hist.interrupted = True
                         raise
@@ -1038,6 +1074,8 @@ class Trainer:
                                          secs, n, batch, stride,
                                          None if rows is None else
                                          rows[:done].sum(axis=1), wb)
+                            if code or done < steps:   # no validation pass
+                                self._no_validation(hist, Xv, classify)
                             self.epoch += 1
                     if code:
                         hist.diverged = True
@@ -1085,9 +1123,13 @@ class Trainer:
                                 if bad_epochs >= self.patience:
                                     stop = True
                                     hist.stopped_early = True
+                    # callbacks may run long: a Ctrl-C raises in them at
+                    # once (the epoch is on record by now)
+                    ctrl_c.raise_now = True
                     for cb in self.callbacks:
                         if cb(self, hist):
                             stop = True
+                    ctrl_c.raise_now = False
                     if comm is not None:   # any rank's callback or Ctrl-C
                         flags = comm.allreduce(
                             (2 if ctrl_c.hit else 0) | (1 if stop else 0),
@@ -1104,6 +1146,9 @@ class Trainer:
                 # whatever ended the call, the epochs it trained stay
                 # recorded (a second Ctrl-C waits for this section)
                 with Atomic():
+                    ctrl_c.raise_now = False
+                    if ctrl_c.hit:
+                        hist.interrupted = True
                     if bar is not None:
                         bar.close()
                     m.eval()
@@ -1124,6 +1169,16 @@ class Trainer:
                 f"the epochs trained, and fit() goes on from here")
         return hist
 
+    @staticmethod
+    def _no_validation(hist, Xv, classify):
+        """NaN validation entries for an epoch recorded without its
+        validation pass (interrupted or diverged), so that every History
+        list has an entry per epoch."""
+        if Xv is not None:
+            hist.val_loss.append(math.nan)
+            if classify:
+                hist.val_accuracy.append(math.nan)
+
     def _validate(self, Xv, Yv, classify, stop_flag):
         """(loss, accuracy) on the validation rows in evaluation mode, in
         blocks of rows so that Ctrl-C is answered within a block; (None,
@@ -1132,8 +1187,13 @@ class Trainer:
         n = Xv.shape[0]
         total = 0.0
         correct = 0
-        for a in range(0, n, _VALIDATION_BLOCK):
-            b = min(n, a + _VALIDATION_BLOCK)
+        # rows per block from the multiply-adds a row costs (not from
+        # timings: the summed loss must not depend on them)
+        macs = int(np.dot(m.sizes[:-1], m.sizes[1:]))
+        block = int(min(_VALIDATION_BLOCK, max(256, _VALIDATION_MACS //
+                                               max(macs, 1))))
+        for a in range(0, n, block):
+            b = min(n, a + block)
             h, part = m._run_rows(Xv[a:b], Yv[a:b], m._loss_code, classify)
             total += part
             if classify:
