@@ -443,3 +443,31 @@ def test_a_compile_that_numba_fails_after_a_ctrl_c_raises_keyboardinterrupt(
             raise RuntimeError("a real compile error")
     with pytest.raises(RuntimeError, match="a real compile error"):
         comp.ensure(Broken, "k", lambda: (1,))
+
+
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer")
+def test_estimators_do_not_count_an_epoch_cut_short(python_sigint,
+                                                    monkeypatch):
+    # scikit-learn counts whole epochs only (loss_curve_, n_iter_, t_, the
+    # validation scores); a new user saw n_iter_ 7 and t_ = 7 epochs of rows
+    # with the last epoch at 82 of 150 steps
+    pytest.importorskip("sklearn")
+    import jitmlp.trainer as T
+    est = jm.MLPRegressor((8,), max_iter=3, batch_size=8, random_state=0)
+    est.fit(X, X[:, 0])
+    before = (list(est.loss_curve_), est.t_)
+    monkeypatch.setattr(T, "_CHUNK_SECONDS", 0.0)   # one step a call
+    real_plan = T.Trainer._plan
+
+    def plan(self, order, batch_size, lrs, t0, stride, n_threads, s, end):
+        if s == 1:     # Ctrl-C during the epoch's second step
+            signal.raise_signal(signal.SIGINT)
+        return real_plan(self, order, batch_size, lrs, t0, stride,
+                         n_threads, s, end)
+    monkeypatch.setattr(T.Trainer, "_plan", plan)
+    est.trainer_._chunk = 1      # (the size the fit above left)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        est.partial_fit(X, X[:, 0])
+    h = est.trainer_.history
+    assert h.steps[-1] == 2 and h.interrupted        # the trainer's record
+    assert (est.loss_curve_, est.t_) == before and est.n_iter_ == 0

@@ -555,6 +555,11 @@ class _BaseMLP(BaseEstimator):
             hist = None
             warnings.warn("Training interrupted by user.", stacklevel=4)
         losses = self.trainer_.history.loss[before:]
+        h = self.trainer_.history
+        if hist is None and losses and h.steps[-1] < -(-X.shape[0] // batch):
+            # as scikit-learn, an epoch cut short by Ctrl-C is not counted
+            # (nor scored by early stopping): only whole epochs are
+            losses = losses[:-1]
         self.t_ = getattr(self, "t_", 0) + len(losses) * X.shape[0]
         self.loss_curve_.extend(losses)
         # this call's epochs, as scikit-learn (reset by every fit and
@@ -951,8 +956,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     Labels of any type (``classes_``); parameters follow
     :class:`sklearn.neural_network.MLPClassifier`, plus ``norm``,
     ``residual`` and ``dtype`` of :class:`jitmlp.MLP`.  ``y`` is one label
-    per sample: multi-label indicator ``y`` is not supported yet (it comes
-    with the binary_cross_entropy loss).  With early_stopping,
+    per sample, or a 0/1 indicator matrix of shape (n, n_labels) for
+    multi-label classification (logistic outputs, binary cross-entropy),
+    as scikit-learn's.  With early_stopping,
     ``validation_scores_`` holds the accuracy on the held-out rows.
 
     Parameters

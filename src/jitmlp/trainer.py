@@ -1163,10 +1163,14 @@ class Trainer:
         if ctrl_c.hit:
             hist.interrupted = self.history.interrupted = True
         if hist.interrupted and not user_handler:
+            where = f"after epoch {self.epoch - 1}"
+            if hist.steps and hist.steps[-1] < steps:
+                where = (f"in epoch {self.epoch - 1} after {hist.steps[-1]} "
+                         f"of its {steps} steps")
             raise KeyboardInterrupt(
-                f"training interrupted after epoch {self.epoch - 1} "
-                f"(optimizer step {self.optimizer.t}); trainer.history has "
-                f"the epochs trained, and fit() goes on from here")
+                f"training interrupted {where} (optimizer step "
+                f"{self.optimizer.t}); trainer.history has the epochs "
+                f"trained, and fit() goes on from here")
         return hist
 
     @staticmethod
