@@ -188,11 +188,11 @@ def test_ctrl_c_at_every_line_of_fit(python_sigint, one_step_chunks):
 
 def test_a_second_ctrl_c_at_every_line_of_fit(python_sigint,
                                               one_step_chunks):
-    # the first at the fit's 600th line (inside the first epoch), a second
-    # at every line after it
-    lines, raised = _every_line(_fit2, setup=_fit1, first=600,
+    # the first inside the fit's first epoch, a second at every line after
+    first = 650
+    lines, raised = _every_line(_fit2, setup=_fit1, first=first,
                                 fit_only=True)
-    assert lines > 700 and raised == lines - 600
+    assert lines > first + 100 and raised == lines - first
 
 
 def _raise_now(signum, frame):
@@ -325,15 +325,14 @@ def test_ctrl_c_during_a_compile_raises_at_once(python_sigint, monkeypatch,
 
     def ensure(dispatcher, key, args):
         calls.append(dispatcher)
-        if where == "before the first call" or len(calls) == 2:
-            signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)
         real_ensure(dispatcher, key, args)
     monkeypatch.setattr(comp, "ensure", ensure)
     # "in the loop": the kernel of the governor's first probe compiles
     # between two chunks (an epoch of 3 one-step chunks)
     tr = _trainer()
-    monkeypatch.setattr(comp, "ready", lambda d, k: where == "before the "
-                        "first call" or tr.optimizer.t < 1 or len(calls) >= 2)
+    monkeypatch.setattr(comp, "ready", lambda d, k: bool(calls) or (
+        where == "in the loop" and tr.optimizer.t < 1))
     monkeypatch.setattr(T, "_CHUNK_SECONDS", 0.0)
     with pytest.raises(KeyboardInterrupt):
         tr.fit(X, Y, validation_data=(XV, YV), epochs=2)
@@ -457,14 +456,13 @@ def test_estimators_do_not_count_an_epoch_cut_short(python_sigint,
     est.fit(X, X[:, 0])
     before = (list(est.loss_curve_), est.t_)
     monkeypatch.setattr(T, "_CHUNK_SECONDS", 0.0)   # one step a call
-    real_plan = T.Trainer._plan
+    real_plan = T.EpochPlan
 
-    def plan(self, order, batch_size, lrs, t0, stride, n_threads, s, end):
-        if s == 1:     # Ctrl-C during the epoch's second step
+    def plan(**kw):
+        if kw["s_begin"] == 1:     # Ctrl-C during the epoch's second step
             signal.raise_signal(signal.SIGINT)
-        return real_plan(self, order, batch_size, lrs, t0, stride,
-                         n_threads, s, end)
-    monkeypatch.setattr(T.Trainer, "_plan", plan)
+        return real_plan(**kw)
+    monkeypatch.setattr(T, "EpochPlan", plan)
     est.trainer_._chunk = 1      # (the size the fit above left)
     with pytest.warns(UserWarning, match="Training interrupted by user"):
         est.partial_fit(X, X[:, 0])

@@ -25,7 +25,6 @@ import warnings
 
 import numpy as np
 
-from ._interrupt import Atomic
 from .kernels import consts as C
 from .kernels.epoch import batch_loss_grad, gather, sq_norm
 from .kernels.layers import (backward_post, backward_pre, bn_apply_act,
@@ -178,74 +177,71 @@ class StepRunner:
         last_report = time.perf_counter()
         start = 0
         for s in range(steps):
-            # one step: Ctrl-C (a second one, or a handler of the user's)
-            # comes before it or after its count, never inside
-            with Atomic():
-                tic = time.perf_counter()
-                B = int(rows[s, rank])
-                N = int(rows[s].sum())
-                if S:
-                    stats_before[...] = stats
-                if self.sync_bn:
+            tic = time.perf_counter()
+            B = int(rows[s, rank])
+            N = int(rows[s].sum())
+            if S:
+                stats_before[...] = stats
+            if self.sync_bn:
+                gather(X, Y, order, start, B, ws)
+                total = self._bn_loss_grad(net, ws, B, N, yc)
+                gscale = 1.0
+            else:
+                if B > 0:
                     gather(X, Y, order, start, B, ws)
-                    total = self._bn_loss_grad(net, ws, B, N, yc)
-                    gscale = 1.0
+                    total = batch_loss_grad(net, grad, ws, B, yc, True,
+                                            1.0 / B, t0 + s + 1, 0)
+                else:
+                    grad[...] = 0.0
+                    total = 0.0
+                active = rows[s][rows[s] > 0]
+                if np.all(active == active[0]):
+                    gscale = float(active[0]) / N   # sum of means * b / N
                 else:
                     if B > 0:
-                        gather(X, Y, order, start, B, ws)
-                        total = batch_loss_grad(net, grad, ws, B, yc, True,
-                                                1.0 / B, t0 + s + 1, 0)
-                    else:
-                        grad[...] = 0.0
-                        total = 0.0
-                    active = rows[s][rows[s] > 0]
-                    if np.all(active == active[0]):
-                        gscale = float(active[0]) / N   # sum of means * b / N
-                    else:
-                        if B > 0:
-                            grad *= grad.dtype.type(B)
-                        gscale = 1.0 / N
-                buf[P] = total
-                buf[P + 1] = B
-                buf[P + 2] = 1.0 if (stop_flag is not None and stop_flag.hit) \
-                    else 0.0
-                comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-                start += B
-                loss = float(buf[P]) / N
-                step_loss[s] = loss
-                interrupted = buf[P + 2] > 0
-                stop = 0
-                if not math.isfinite(loss):
-                    stop = C.STOP_LOSS
-                elif S and not np.isfinite(stats).all():
-                    stop = C.STOP_STATS
-                if stop == 0 and clip > 0.0:
-                    gn = math.sqrt(sq_norm(grad, 0, P)) * gscale
-                    if not math.isfinite(gn):
-                        stop = C.STOP_GRAD
-                    elif gn > clip:
-                        gscale *= clip / (gn + 1e-6)
-                if stop == 0 and stride > 0 and s % stride == 0:
-                    for l in range(nl):
-                        ow = int(lay[l, C.OFF_W])
-                        n = int(lay[l, C.N_IN] * lay[l, C.N_OUT])
-                        gnorm_acc[l] += abs(gscale) * math.sqrt(
-                            sq_norm(grad, ow, ow + n))
-                    gnorm_acc[nl] += 1.0
-                if stop == 0:
-                    bad = apply_update(m._params, grad, net.segments, hy, st,
-                                       float(lrs[s]), int(t0 + s + 1),
-                                       float(gscale), parts)
-                    if bad != 0:
-                        undo_update(m._params, grad, st)
-                        stop = C.STOP_UPDATE
-                if stop:
-                    if S:
-                        stats[...] = stats_before
-                    opt.t = t0 + s
-                    secs += time.perf_counter() - tic
-                    return s, step_loss, gnorm_acc, stop, secs
-                opt.t = t0 + s + 1
+                        grad *= grad.dtype.type(B)
+                    gscale = 1.0 / N
+            buf[P] = total
+            buf[P + 1] = B
+            buf[P + 2] = 1.0 if (stop_flag is not None and stop_flag.hit) \
+                else 0.0
+            comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+            start += B
+            loss = float(buf[P]) / N
+            step_loss[s] = loss
+            interrupted = buf[P + 2] > 0
+            stop = 0
+            if not math.isfinite(loss):
+                stop = C.STOP_LOSS
+            elif S and not np.isfinite(stats).all():
+                stop = C.STOP_STATS
+            if stop == 0 and clip > 0.0:
+                gn = math.sqrt(sq_norm(grad, 0, P)) * gscale
+                if not math.isfinite(gn):
+                    stop = C.STOP_GRAD
+                elif gn > clip:
+                    gscale *= clip / (gn + 1e-6)
+            if stop == 0 and stride > 0 and s % stride == 0:
+                for l in range(nl):
+                    ow = int(lay[l, C.OFF_W])
+                    n = int(lay[l, C.N_IN] * lay[l, C.N_OUT])
+                    gnorm_acc[l] += math.sqrt(sq_norm(grad, ow, ow + n)) * \
+                        abs(gscale)
+                gnorm_acc[nl] += 1.0
+            if stop == 0:
+                bad = apply_update(m._params, grad, net.segments, hy, st,
+                                   float(lrs[s]), int(t0 + s + 1),
+                                   float(gscale), parts)
+                if bad != 0:
+                    undo_update(m._params, grad, st)
+                    stop = C.STOP_UPDATE
+            if stop:
+                if S:
+                    stats[...] = stats_before
+                opt.t = t0 + s
+                secs += time.perf_counter() - tic
+                return s, step_loss, gnorm_acc, stop, secs
+            opt.t = t0 + s + 1
             now = time.perf_counter()
             secs += now - tic
             if on_chunk is not None and (now - last_report > 0.1

@@ -13,7 +13,9 @@ began (Python's, which raises ``KeyboardInterrupt``; a user's; or
 handler act for a stretch inside (a compile between two kernel calls).
 :class:`DeferredInterrupt` turns every Ctrl-C during a fit into a clean stop
 at the next kernel call, with Python's handler or a handler of the user's
-alike, except where the fit sets ``raise_now`` (a first compile, callbacks).
+alike, except in an :class:`AtOnce` block (``raise_now``: a first compile,
+callbacks), where it acts at once.  So a fit's own bookkeeping needs no
+section: nothing raises there.
 
 Only the main thread receives SIGINT in Python, and only it may change the
 handler: elsewhere both classes do nothing.  A handler that is not a Python
@@ -30,7 +32,7 @@ try:   # the C functions under signal's: without its enum conversions they
 except ImportError:   # another Python implementation
     _getsignal, _setsignal = signal.getsignal, signal.signal
 
-__all__ = ["Atomic", "DeferredInterrupt", "Watch"]
+__all__ = ["Atomic", "AtOnce", "DeferredInterrupt", "Watch"]
 
 _main = threading.main_thread()
 _SIGINT = int(signal.SIGINT)
@@ -169,6 +171,27 @@ class DeferredInterrupt:
             if self._got and old is not signal.default_int_handler:
                 self._got = False
                 old(signal.SIGINT, None)
+        return False
+
+
+class AtOnce:
+    """``flag.raise_now`` for the block (a :class:`DeferredInterrupt`, or
+    None: nothing): where the state is whole and code may run long (a
+    compile, callbacks), a Ctrl-C of a fit acts at once."""
+
+    __slots__ = ("_flag",)
+
+    def __init__(self, flag):
+        self._flag = flag
+
+    def __enter__(self):
+        if self._flag is not None:
+            self._flag.raise_now = True
+        return self
+
+    def __exit__(self, *exc):
+        if self._flag is not None:
+            self._flag.raise_now = False
         return False
 
 

@@ -554,8 +554,8 @@ class _BaseMLP(BaseEstimator):
             # stopped cleanly, its History marks the interruption)
             hist = None
             warnings.warn("Training interrupted by user.", stacklevel=4)
-        losses = self.trainer_.history.loss[before:]
         h = self.trainer_.history
+        losses = h.loss[before:]
         if hist is None and losses and h.steps[-1] < -(-X.shape[0] // batch):
             # as scikit-learn, an epoch cut short by Ctrl-C is not counted
             # (nor scored by early stopping): only whole epochs are

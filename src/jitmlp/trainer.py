@@ -13,7 +13,7 @@ import numba
 import numpy as np
 
 from . import _compile
-from ._interrupt import Atomic, DeferredInterrupt
+from ._interrupt import Atomic, AtOnce, DeferredInterrupt
 from . import _precompile
 from ._threads import ThreadGovernor, batch_sizes
 from . import _validation as V
@@ -649,12 +649,6 @@ class Trainer:
         gov = self._governor
         n = order.shape[0]
         sizes = batch_sizes(n, int(batch_size), steps)
-        ckey = (m.dtype, sparse, getattr(X, "dtype", None), Y.dtype)
-
-        def args():
-            return (net, hy, st, grad, ws, X, Y,
-                    self._plan(order, batch_size, lrs, t0, stride, 1, 0, 0),
-                    out)
         # a new model, batch size or kind of input: the first kernel call
         # runs one step, then calls grow 8x a time to ~_CHUNK_SECONDS (a
         # size kept from batches of 8 made a call of batch 2048 run 4.8 s)
@@ -662,74 +656,61 @@ class Trainer:
         if ck != self._chunk_key:
             self._chunk_key, self._chunk = ck, 1
         try:
-            # compile (or load from the disk cache) the kernel, and let the
-            # governor check its products, out of the section below: a Ctrl-C
-            # in the seconds this may take raises at once, also in a fit
-            # (start registers first, in a section of its own; stop undoes
-            # it)
-            if stop_flag is not None:
-                stop_flag.raise_now = True
-            _compile.ensure(kern, ckey, args)
-            gov.start((id(m), widths, m.dtype, tuple(sizes)), widths, sizes,
-                      m.dtype)
-            if stop_flag is not None:
-                stop_flag.raise_now = False
+            # the governor's product check (it may compile) out of the
+            # section below, where a Ctrl-C of a fit acts at once; start
+            # registers first, in a section of its own, and stop undoes it
+            with AtOnce(stop_flag):
+                gov.start((id(m), widths, m.dtype, tuple(sizes)), widths,
+                          sizes, m.dtype)
             # from here to the thread counts put back, Ctrl-C is held and
-            # handed on at the end (after the chunk it came in, with every
-            # count and record in agreement): no kernel call can be split
-            # from the step count it leaves, nor the thread counts from
-            # their restoring
+            # handed on at the end (after the kernel call it came in, with
+            # every count and record in agreement): no kernel call can be
+            # split from the step count it leaves, nor the thread counts
+            # from their restoring
             with Atomic() as section:
                 try:
                     return self._chunks(net, hy, st, grad, ws, X, Y, order,
                                         batch_size, lrs, stride, out, t0,
                                         gov, stop_flag, on_chunk, big,
-                                        section, ckey, args)
+                                        section)
                 finally:
                     gov.stop()
                     _precompile.stop(helper)
         except BaseException:
-            if stop_flag is not None:
-                stop_flag.raise_now = False
             gov.stop()                  # (both do nothing the second time)
             _precompile.stop(helper)
             raise
 
-    def _plan(self, order, batch_size, lrs, t0, stride, n_threads, s, end):
-        return EpochPlan(order=order, batch_size=int(batch_size), lrs=lrs,
-                         t0=int(t0), clip=float(self.clip_grad_norm or 0.0),
-                         gnorm_stride=int(stride), n_threads=int(n_threads),
-                         s_begin=int(s), s_end=int(end))
-
     def _chunks(self, net, hy, st, grad, ws, X, Y, order, batch_size, lrs,
-                stride, out, t0, gov, stop_flag, on_chunk, big, section,
-                ckey, args):
+                stride, out, t0, gov, stop_flag, on_chunk, big, section):
         """The chunk loop of :meth:`_run`; the governor picks each chunk's
         thread count (results do not depend on it)."""
         opt = self.optimizer
+        # what decides the kernels' argument types (typing them: ~0.6 ms)
+        ckey = (self.model.dtype, type(X), getattr(X, "dtype", None),
+                Y.dtype)
         steps = lrs.shape[0]
         s = 0
         secs = 0.0
         while s < steps:
             n_threads, chunk = gov.next_chunk(self._chunk)
             end = min(steps, s + chunk)
-            plan = self._plan(order, batch_size, lrs, t0, stride, n_threads,
-                              s, end)
+            plan = EpochPlan(order=order, batch_size=int(batch_size), lrs=lrs,
+                             t0=int(t0),
+                             clip=float(self.clip_grad_norm or 0.0),
+                             gnorm_stride=int(stride),
+                             n_threads=int(n_threads),
+                             s_begin=int(s), s_end=int(end))
             kern = train_epoch_parallel if big and n_threads > 1 \
                 else train_epoch
             if not _compile.ready(kern, ckey):
-                # the other kernel's first call (the governor's first probe
-                # of one thread): compiled here, where the state is whole, a
-                # Ctrl-C raises at once and the probe's time is not the
-                # compile's
-                with section.opened():
-                    if stop_flag is not None:
-                        stop_flag.raise_now = True
-                    try:
-                        _compile.ensure(kern, ckey, args)
-                    finally:
-                        if stop_flag is not None:
-                            stop_flag.raise_now = False
+                # the kernel's first call in this process (the first chunk,
+                # or the governor's first probe of one thread): compiled
+                # (or loaded) here, where the state is whole and a Ctrl-C
+                # acts at once, and out of the chunk's timing
+                with section.opened(), AtOnce(stop_flag):
+                    _compile.ensure(kern, ckey, lambda: (
+                        net, hy, st, grad, ws, X, Y, plan, out))
             tic = time.perf_counter()
             cpu0 = time.process_time()
             out.info[1] = s
@@ -851,8 +832,9 @@ class Trainer:
                              if N else "the global batch has no rows")
         lrs = self._lrs(self.optimizer.t, 1)
         m.train()
-        done, step_loss, _, code, _ = self._runner.run(
-            X, Y, np.arange(B, dtype=np.int64), rows, lrs, 0)
+        with Atomic():   # Ctrl-C before the step or after its count
+            done, step_loss, _, code, _ = self._runner.run(
+                X, Y, np.arange(B, dtype=np.int64), rows, lrs, 0)
         if done < 1:
             raise DivergenceError(f"{self._why(code, step_loss[0])} on this "
                                   f"batch; no update was made", self.epoch, 0,
@@ -1057,26 +1039,27 @@ class Trainer:
                     except KeyboardInterrupt:
                         # raised at once (Ctrl-C in a first compile, not in
                         # the main thread): keep the steps made on record
-                        with Atomic():
-                            done, step_loss, gn, secs = self._last_run
-                            if done > 0 and comm is None:
-                                self._record(hist, e, done, step_loss, gn,
-                                             lrs, secs, n, batch, stride,
-                                             batch_weights=wb)
-                                self._no_validation(hist, Xv, classify)
-                                self.epoch += 1
-                            hist.interrupted = True
-                        raise
-                    m.eval()
-                    if done > 0:
-                        with Atomic():   # the History's lists and the count
+                        done, step_loss, gn, secs = self._last_run
+                        if done > 0 and comm is None:
                             self._record(hist, e, done, step_loss, gn, lrs,
                                          secs, n, batch, stride,
-                                         None if rows is None else
-                                         rows[:done].sum(axis=1), wb)
-                            if code or done < steps:   # no validation pass
-                                self._no_validation(hist, Xv, classify)
+                                         batch_weights=wb)
+                            self._no_validation(hist, Xv, classify)
                             self.epoch += 1
+                        hist.interrupted = True
+                        raise
+                    # (no Ctrl-C raises from here to the callbacks: the
+                    # DeferredInterrupt records it, so each History entry
+                    # and trainer.epoch change together)
+                    m.eval()
+                    if done > 0:
+                        self._record(hist, e, done, step_loss, gn, lrs, secs,
+                                     n, batch, stride,
+                                     None if rows is None else
+                                     rows[:done].sum(axis=1), wb)
+                        if code or done < steps:   # no validation pass
+                            self._no_validation(hist, Xv, classify)
+                        self.epoch += 1
                     if code:
                         hist.diverged = True
                         hist.diverged_epoch = e
@@ -1090,46 +1073,40 @@ class Trainer:
                     monitored = hist.loss[-1]
                     if Xv is not None and comm is not None:
                         vl, va = self._val_comm(Xv, Yv, classify, D)
-                        with Atomic():
-                            hist.val_loss.append(vl)
-                            if classify:
-                                hist.val_accuracy.append(va)
+                        hist.val_loss.append(vl)
                         monitored = vl
+                        if classify:
+                            hist.val_accuracy.append(va)
                     elif Xv is not None:
                         vl, va = self._validate(Xv, Yv, classify, ctrl_c)
-                        with Atomic():
-                            if vl is None:   # Ctrl-C during the validation
-                                vl = va = math.nan
-                                hist.interrupted = True
-                            hist.val_loss.append(vl)
-                            if classify:
-                                hist.val_accuracy.append(va)
-                        if hist.interrupted:
+                        if vl is None:   # Ctrl-C during the validation pass
+                            self._no_validation(hist, Xv, classify)
+                            hist.interrupted = True
                             break
+                        hist.val_loss.append(vl)
                         monitored = vl
+                        if classify:
+                            hist.val_accuracy.append(va)
+                    self.schedule.observe(e, monitored)
                     stop = False
-                    with Atomic():   # the schedule's and the monitor's state
-                        self.schedule.observe(e, monitored)
-                        if self.early_stopping:
-                            if monitored < monitor_best - self.min_delta:
-                                monitor_best = monitored
-                                hist.best_epoch = e
-                                bad_epochs = 0
-                                if self.restore_best_weights:
-                                    best_state = (m.params.copy(),
-                                                  m.stats.copy())
-                            else:
-                                bad_epochs += 1
-                                if bad_epochs >= self.patience:
-                                    stop = True
-                                    hist.stopped_early = True
-                    # callbacks may run long: a Ctrl-C raises in them at
-                    # once (the epoch is on record by now)
-                    ctrl_c.raise_now = True
-                    for cb in self.callbacks:
-                        if cb(self, hist):
-                            stop = True
-                    ctrl_c.raise_now = False
+                    if self.early_stopping:
+                        if monitored < monitor_best - self.min_delta:
+                            monitor_best = monitored
+                            hist.best_epoch = e
+                            bad_epochs = 0
+                            if self.restore_best_weights:
+                                best_state = (m.params.copy(), m.stats.copy())
+                        else:
+                            bad_epochs += 1
+                            if bad_epochs >= self.patience:
+                                stop = True
+                                hist.stopped_early = True
+                    # callbacks may run long: a Ctrl-C acts in them at once
+                    # (the epoch is on record by now)
+                    with AtOnce(ctrl_c):
+                        for cb in self.callbacks:
+                            if cb(self, hist):
+                                stop = True
                     if comm is not None:   # any rank's callback or Ctrl-C
                         flags = comm.allreduce(
                             (2 if ctrl_c.hit else 0) | (1 if stop else 0),
@@ -1143,20 +1120,14 @@ class Trainer:
                     if stop:
                         break
             finally:
-                # whatever ended the call, the epochs it trained stay
-                # recorded (a second Ctrl-C waits for this section)
-                with Atomic():
-                    ctrl_c.raise_now = False
-                    if ctrl_c.hit:
-                        hist.interrupted = True
-                    if bar is not None:
-                        bar.close()
-                    m.eval()
-                    self._append(hist)
+                # whatever ended the call, the epochs it trained stay recorded
+                if bar is not None:
+                    bar.close()
+                m.eval()
+                self._append(hist)
             if hist.stopped_early and best_state is not None:
-                with Atomic():
-                    m.params[...] = best_state[0]
-                    m.stats[...] = best_state[1]
+                m.params[...] = best_state[0]
+                m.stats[...] = best_state[1]
         # a Ctrl-C after the last check (or held by a section above) counts
         # too; a handler of the user's got it on leaving the block above,
         # Python's own gets a KeyboardInterrupt that says where training is
