@@ -44,7 +44,7 @@ def _cached_dtypes(dispatcher):
 # with an empty cache: training 16-21 s; prediction nothing after a fit,
 # whose kernels it runs on, ~4 s alone)
 _SECONDS = {"training": "~10-25 s", "prediction": "a few seconds",
-            "gradient": "~10-20 s"}
+            "gradient": "~3 s after a fit, ~10-20 s before one"}
 
 
 def notice(dispatcher, what, dtype):
