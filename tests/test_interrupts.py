@@ -469,3 +469,39 @@ def test_estimators_do_not_count_an_epoch_cut_short(python_sigint,
     h = est.trainer_.history
     assert h.steps[-1] == 2 and h.interrupted        # the trainer's record
     assert (est.loss_curve_, est.t_) == before and est.n_iter_ == 0
+
+
+def test_ctrl_c_in_a_callback_is_on_record(python_sigint):
+    # an attack session: the callback's KeyboardInterrupt left
+    # history.interrupted False
+    tr = _trainer()
+    tr.callbacks = [lambda trainer, hist: signal.raise_signal(signal.SIGINT)]
+    with pytest.raises(KeyboardInterrupt):
+        tr.fit(X, Y, validation_data=(XV, YV), epochs=3)
+    assert tr.history.interrupted and len(tr.history) == 1
+    _whole(tr, numba.get_num_threads(), fit_only=True)
+
+
+def test_a_handler_raising_systemexit_in_a_compile_keeps_the_steps(
+        monkeypatch):
+    # the governor's first one-thread probe compiles mid-epoch; a user's
+    # handler there raised SystemExit and the steps made went unrecorded
+    import jitmlp._compile as comp
+    import jitmlp.trainer as T
+    tr = _trainer()
+    monkeypatch.setattr(comp, "ready", lambda d, k: tr.optimizer.t < 1)
+    monkeypatch.setattr(comp, "ensure",
+                        lambda d, k, a: signal.raise_signal(signal.SIGINT))
+    monkeypatch.setattr(T, "_CHUNK_SECONDS", 0.0)
+
+    def leave(signum, frame):
+        raise SystemExit("stopped by user")
+    old = signal.signal(signal.SIGINT, leave)
+    try:
+        with pytest.raises(SystemExit):
+            tr.fit(X, Y, epochs=2)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    assert tr.optimizer.t == 1 and tr.history.steps == [1]
+    assert tr.history.interrupted
+    _whole(tr, numba.get_num_threads(), fit_only=True)

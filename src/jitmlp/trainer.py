@@ -1036,9 +1036,10 @@ class Trainer:
                                                  stride, ctrl_c, on_chunk)
                             # the slowest rank's time: the same History
                             secs = comm.allreduce(secs, op=D._mpi().MAX)
-                    except KeyboardInterrupt:
-                        # raised at once (Ctrl-C in a first compile, not in
-                        # the main thread): keep the steps made on record
+                    except BaseException as exc:
+                        # raised at once (Ctrl-C in a compile, a handler of
+                        # the user's raising SystemExit there, an error):
+                        # keep the steps made on record
                         done, step_loss, gn, secs = self._last_run
                         if done > 0 and comm is None:
                             self._record(hist, e, done, step_loss, gn, lrs,
@@ -1046,7 +1047,8 @@ class Trainer:
                                          batch_weights=wb)
                             self._no_validation(hist, Xv, classify)
                             self.epoch += 1
-                        hist.interrupted = True
+                        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                            hist.interrupted = True
                         raise
                     # (no Ctrl-C raises from here to the callbacks: the
                     # DeferredInterrupt records it, so each History entry
@@ -1124,10 +1126,14 @@ class Trainer:
                 if bar is not None:
                     bar.close()
                 m.eval()
+                if ctrl_c.hit:   # also one that raised in a callback
+                    hist.interrupted = True
                 self._append(hist)
-            if hist.stopped_early and best_state is not None:
-                m.params[...] = best_state[0]
-                m.stats[...] = best_state[1]
+                # (also when a callback's Ctrl-C ends the call after early
+                # stopping fired in that epoch)
+                if hist.stopped_early and best_state is not None:
+                    m.params[...] = best_state[0]
+                    m.stats[...] = best_state[1]
         # a Ctrl-C after the last check (or held by a section above) counts
         # too; a handler of the user's got it on leaving the block above,
         # Python's own gets a KeyboardInterrupt that says where training is
