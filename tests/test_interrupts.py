@@ -502,6 +502,7 @@ def test_a_handler_raising_systemexit_in_a_compile_keeps_the_steps(
             tr.fit(X, Y, epochs=2)
     finally:
         signal.signal(signal.SIGINT, old)
+        monkeypatch.undo()     # (the replay below compiles for real)
     assert tr.optimizer.t == 1 and tr.history.steps == [1]
     assert tr.history.interrupted
     _whole(tr, numba.get_num_threads(), fit_only=True)

@@ -556,9 +556,11 @@ class _BaseMLP(BaseEstimator):
             warnings.warn("Training interrupted by user.", stacklevel=4)
         h = self.trainer_.history
         losses = h.loss[before:]
-        if hist is None and losses and h.steps[-1] < -(-X.shape[0] // batch):
+        if (hist is None or hist.interrupted) and losses and \
+                h.steps[-1] < -(-X.shape[0] // batch):
             # as scikit-learn, an epoch cut short by Ctrl-C is not counted
-            # (nor scored by early stopping): only whole epochs are
+            # (nor scored by early stopping): only whole epochs are (also
+            # when a SIGINT handler of the user's let the fit return)
             losses = losses[:-1]
         self.t_ = getattr(self, "t_", 0) + len(losses) * X.shape[0]
         self.loss_curve_.extend(losses)
